@@ -26,8 +26,16 @@ const INSTALL_HINTS: Record<string, string> = {
 
 /** Find an executable on PATH (plus /usr/sbin, where Debian puts some daemons). */
 export function findBinary(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const override = env[`CACHECTL_${name.replace(/-/g, '_').toUpperCase()}_BIN`];
-  if (override) return override;
+  const override = env[binaryOverrideVar(name)];
+  if (override) {
+    // An explicit override is used as given, or not at all (never silently replaced by PATH).
+    try {
+      accessSync(override, constants.X_OK);
+      return override;
+    } catch {
+      return undefined;
+    }
+  }
   const dirs = [...(env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin'].filter(Boolean);
   for (const dir of dirs) {
     const candidate = join(dir, name);
@@ -41,10 +49,17 @@ export function findBinary(name: string, env: NodeJS.ProcessEnv = process.env): 
   return undefined;
 }
 
+/** CACHECTL_MEMCACHED_BIN, CACHECTL_TOXIPROXY_SERVER_BIN: use this executable instead of searching PATH. */
+export function binaryOverrideVar(name: string): string {
+  return `CACHECTL_${name.replace(/-/g, '_').toUpperCase()}_BIN`;
+}
+
 export function requireBinary(name: string, env: NodeJS.ProcessEnv = process.env): string {
   const found = findBinary(name, env);
   if (!found) {
-    throw new CachectlError('BINARY_MISSING', `cannot find \`${name}\` on PATH`, {
+    const override = env[binaryOverrideVar(name)];
+    const where = override ? `${binaryOverrideVar(name)}=${override} is not an executable file` : `cannot find \`${name}\` on PATH`;
+    throw new CachectlError('BINARY_MISSING', where, {
       hint: INSTALL_HINTS[name] ?? `install ${name} and put it on PATH`,
       details: { binary: name },
     });
