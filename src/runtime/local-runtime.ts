@@ -3,11 +3,11 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Toxiproxy } from 'toxiproxy-node-client';
 import type { CachectlConfig } from '../config/schema.js';
 import { CachectlError, isCachectlError } from '../errors.js';
 import { getFreePorts } from '../util/net.js';
 import { killPid, requireBinary, spawnManaged, startMemcached, startToxiproxy, stopPid } from './processes.js';
+import { createToxiproxyLinks } from './toxiproxy-links.js';
 import { clusterDir, logDir, logFilePath, removeState, writeState } from './state.js';
 import type { ClusterState, ComponentState, Endpoint, NodeRole, Runtime, ToxiproxyLink, UpOptions } from './types.js';
 
@@ -27,12 +27,12 @@ export const CLI_ENTRY = join(PACKAGE_ROOT, 'bin', 'run.js');
 const PROXY_START_TIMEOUT_MS = 30_000;
 const BUILT_PROXY_COMMAND = join(PACKAGE_ROOT, 'dist', 'commands', 'proxy.js');
 
-function nodeName(role: NodeRole, shard: number): string {
+export function nodeName(role: NodeRole, shard: number): string {
   return shard === 0 ? role : `shard-${shard}-${role}`;
 }
 
 /** The proxy admin API answers GET /health with {status: "ok"}. */
-async function proxyHealthy(admin: Endpoint): Promise<boolean> {
+export async function proxyHealthy(admin: Endpoint): Promise<boolean> {
   try {
     const res = await fetch(`http://${hostPort(admin)}/health`, { signal: AbortSignal.timeout(500) });
     if (!res.ok) return false;
@@ -42,7 +42,7 @@ async function proxyHealthy(admin: Endpoint): Promise<boolean> {
   }
 }
 
-function hostPort(e: Endpoint): string {
+export function hostPort(e: Endpoint): string {
   return `${e.host}:${e.port}`;
 }
 
@@ -93,7 +93,7 @@ export function isOurProcess(c: ComponentState): boolean {
   return identityMarkers(c).every((m) => words.includes(m));
 }
 
-interface PlannedNode {
+export interface PlannedNode {
   name: string;
   role: NodeRole;
   shard: number;
@@ -101,13 +101,13 @@ interface PlannedNode {
   toxiPort: number;
 }
 
-interface Plan {
+export interface Plan {
   config: CachectlConfig;
   nodes: PlannedNode[];
   proxies: Array<{ index: number; port: number; adminPort: number }>;
 }
 
-async function planPorts(config: CachectlConfig): Promise<Plan> {
+export async function planPorts(config: CachectlConfig): Promise<Plan> {
   const p = config.ports;
   const shards = config.shards;
   const instances = config.proxy.instances;
@@ -148,7 +148,7 @@ async function planPorts(config: CachectlConfig): Promise<Plan> {
 }
 
 /** Fail early, naming the field, when a fixed port is taken (free ports were just picked). */
-async function checkPortsFree(plan: Plan): Promise<void> {
+export async function checkPortsFree(plan: Plan): Promise<void> {
   const wanted: Array<{ what: string; field: string; host: string; port: number }> = [];
   const c = plan.config;
   for (const n of plan.nodes) {
@@ -396,20 +396,9 @@ export class LocalRuntime implements Runtime {
     });
   }
 
-  /** One Toxiproxy proxy per memcached node, named after the node, listening on its toxi port. */
+  /** One Toxiproxy proxy per memcached node (shared with the docker runtime). */
   private async createLinks(state: ClusterState): Promise<void> {
-    const client = new Toxiproxy(`http://${hostPort(state.toxiproxy.api)}`);
-    for (const l of state.toxiproxy.links) {
-      try {
-        await client.createProxy({ name: l.name, listen: hostPort(l.listen), upstream: hostPort(l.upstream), enabled: true });
-      } catch (err) {
-        throw new CachectlError('DEPENDENCY_FAILED', `Toxiproxy could not create the "${l.name}" proxy on ${hostPort(l.listen)}: ${(err as Error).message}`, {
-          hint: `is port ${l.listen.port} in use? pick another (ports.${l.node.endsWith('master') ? 'toxiMaster' : 'toxiSlave'}) or use --free-ports`,
-          details: { link: l.name, listen: hostPort(l.listen) },
-          cause: err,
-        });
-      }
-    }
+    await createToxiproxyLinks(state.toxiproxy.api, state.toxiproxy.links);
   }
 
   /** Arguments of `cachectl proxy` for one instance; the flags are the proxy command's interface. */
