@@ -144,6 +144,14 @@ export function spawnManaged(bin: string, args: string[], options: SpawnOptions 
   };
 }
 
+function exited(proc: ManagedProcess): boolean {
+  return proc.child.exitCode !== null || proc.child.signalCode !== null;
+}
+
+function exitText(proc: ManagedProcess): string {
+  return proc.child.exitCode !== null ? `code ${proc.child.exitCode}` : `signal ${proc.child.signalCode}`;
+}
+
 export interface MemcachedOptions extends SpawnOptions {
   port: number;
   host?: string;
@@ -181,14 +189,15 @@ export async function startMemcached(options: MemcachedOptions): Promise<Managed
   if (process.getuid?.() === 0) args.push('-u', 'root');
   const proc = spawnManaged(bin, args, options);
   try {
-    await waitUntil(`memcached on ${host}:${options.port}`, async () => {
-      if (proc.child.exitCode !== null) {
-        throw new CachectlError('DEPENDENCY_FAILED', `memcached exited with code ${proc.child.exitCode} (port ${options.port} in use?)`, {
-          hint: options.logFile ? `see ${options.logFile}` : 'pick another port',
-        });
-      }
-      return (await memcachedHealthy(host, options.port)) !== undefined;
-    }, { timeoutMs: options.startTimeoutMs ?? 10_000 });
+    // An early exit ends the wait at once (waitUntil would treat a thrown error as "not ready yet").
+    await waitUntil(`memcached on ${host}:${options.port}`, async () => exited(proc) || (await memcachedHealthy(host, options.port)) !== undefined, {
+      timeoutMs: options.startTimeoutMs ?? 10_000,
+    });
+    if (exited(proc)) {
+      throw new CachectlError('DEPENDENCY_FAILED', `memcached exited with ${exitText(proc)} (port ${options.port} in use?)`, {
+        hint: options.logFile ? `see ${options.logFile}` : 'pick another port',
+      });
+    }
   } catch (err) {
     await proc.kill();
     throw err;
@@ -225,14 +234,14 @@ export async function startToxiproxy(options: ToxiproxyOptions): Promise<Managed
   const host = options.host ?? '127.0.0.1';
   const proc = spawnManaged(bin, ['-host', host, '-port', String(options.port)], options);
   try {
-    await waitUntil(`toxiproxy on ${host}:${options.port}`, async () => {
-      if (proc.child.exitCode !== null) {
-        throw new CachectlError('DEPENDENCY_FAILED', `toxiproxy-server exited with code ${proc.child.exitCode} (port ${options.port} in use?)`, {
-          hint: options.logFile ? `see ${options.logFile}` : 'pick another port',
-        });
-      }
-      return (await toxiproxyHealthy(host, options.port)) !== undefined;
-    }, { timeoutMs: options.startTimeoutMs ?? 10_000 });
+    await waitUntil(`toxiproxy on ${host}:${options.port}`, async () => exited(proc) || (await toxiproxyHealthy(host, options.port)) !== undefined, {
+      timeoutMs: options.startTimeoutMs ?? 10_000,
+    });
+    if (exited(proc)) {
+      throw new CachectlError('DEPENDENCY_FAILED', `toxiproxy-server exited with ${exitText(proc)} (port ${options.port} in use?)`, {
+        hint: options.logFile ? `see ${options.logFile}` : 'pick another port',
+      });
+    }
   } catch (err) {
     await proc.kill();
     throw err;
