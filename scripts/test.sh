@@ -1,10 +1,35 @@
 #!/usr/bin/env bash
-# The whole test suite: unit, integration (real memcached + Toxiproxy), end-to-end (built CLI).
-# Installs what it needs first (idempotent), so it works from a fresh clone.
-set -euo pipefail
+# The whole test suite (`npm test`): setup (installs what is missing, builds), typecheck, then the
+# three tiers: unit (no network), integration (real memcached + Toxiproxy on free ports) and
+# end-to-end (the built CLI). Every tier runs even when an earlier one fails; the exit code is
+# non-zero when any failed. Works from a fresh clone.
+#
+#   npm test                      everything
+#   npm test -- unit e2e          only these tiers (typecheck, unit, integration, e2e)
+set -uo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
-npm run build
-npx vitest run --project unit
-npx vitest run --project integration
-npx vitest run --project e2e
+
+bash scripts/setup.sh || exit $?
+
+tiers=("$@")
+[ "${#tiers[@]}" -gt 0 ] || tiers=(typecheck unit integration e2e)
+
+failed=()
+for tier in "${tiers[@]}"; do
+  start=$(date +%s)
+  echo "=== $tier ===" >&2
+  case "$tier" in
+    typecheck) npx tsc -p tsconfig.json --noEmit ;;
+    unit | integration | e2e) npx vitest run --project "$tier" ;;
+    *) echo "unknown tier '$tier' (typecheck, unit, integration, e2e)" >&2; exit 2 ;;
+  esac
+  rc=$?
+  echo "=== $tier: $([ $rc -eq 0 ] && echo passed || echo "FAILED (exit $rc)") in $(( $(date +%s) - start )) s ===" >&2
+  [ $rc -eq 0 ] || failed+=("$tier")
+done
+
+if [ "${#failed[@]}" -gt 0 ]; then
+  echo "test suite FAILED: ${failed[*]}" >&2
+  exit 1
+fi
+echo "test suite passed: ${tiers[*]}" >&2
