@@ -24,16 +24,24 @@ interface MetricDef {
 /** The matrix rows / headline tiles, in the order a reader cares about. */
 export const METRICS: MetricDef[] = [
   { key: 'staleReads', label: 'Stale reads', better: 'lower', format: formatNumber, anomaly: true },
-  { key: 'divergentKeys', label: 'Divergent keys after heal', better: 'lower', format: formatNumber, anomaly: true },
+  { key: 'staleReadsDuringFault', label: '… during the fault', better: 'lower', format: formatNumber, anomaly: true },
+  { key: 'staleReadsAfterHeal', label: '… after heal', better: 'lower', format: formatNumber, anomaly: true },
+  { key: 'staleReadsAfterSwitch', label: '… after the switch', better: 'lower', format: formatNumber, anomaly: true },
+  { key: 'divergentKeys', label: 'Divergent keys at the end', better: 'lower', format: formatNumber, anomaly: true },
+  { key: 'slaveStaleKeys', label: 'Slave stale keys', better: 'lower', format: formatNumber, anomaly: true },
+  { key: 'masterStaleKeys', label: 'Master stale keys', better: 'lower', format: formatNumber, anomaly: true },
   { key: 'lostUpdates', label: 'Lost updates', better: 'lower', format: formatNumber, anomaly: true },
-  { key: 'missingAckWrites', label: 'Acknowledged writes missing', better: 'lower', format: formatNumber, anomaly: true },
+  { key: 'missingAckedWrites', label: 'Acknowledged writes missing', better: 'lower', format: formatNumber, anomaly: true },
   { key: 'maxStaleAgeMs', label: 'Worst staleness', better: 'lower', format: formatDuration },
   { key: 'hitRate', label: 'Hit rate', better: 'higher', format: formatPercent },
   { key: 'dbReads', label: 'Database reads', better: 'lower', format: formatNumber },
   { key: 'failedWrites', label: 'Failed writes', better: 'lower', format: formatNumber },
+  { key: 'unknownOutcomes', label: 'Unknown outcomes', better: 'lower', format: formatNumber },
+  { key: 'masterCasFailures', label: 'Master CAS failures', better: 'lower', format: formatNumber },
+  { key: 'slaveWritesDuringFault', label: 'Short-TTL writes to the slave', better: 'lower', format: formatNumber },
+  { key: 'expiredShortTtlEntries', label: 'Short-TTL entries expired', better: 'higher', format: formatNumber },
   { key: 'errors', label: 'Errors', better: 'lower', format: formatNumber },
-  { key: 'unknowns', label: 'Unknown outcomes', better: 'lower', format: formatNumber },
-  { key: 'ops', label: 'Operations', better: 'higher', format: formatNumber },
+  { key: 'operations', label: 'Operations', better: 'higher', format: formatNumber },
   { key: 'opsPerSec', label: 'Throughput (ops/s)', better: 'higher', format: formatNumber },
   { key: 'p50Ms', label: 'Latency p50', better: 'lower', format: (v) => `${formatNumber(v)} ms` },
   { key: 'p99Ms', label: 'Latency p99', better: 'lower', format: (v) => `${formatNumber(v)} ms` },
@@ -146,8 +154,11 @@ function renderMatrix(series: ReportSeries[]): string {
 <p class="muted legend-note"><b>Bold</b> = best in the row; red = a consistency problem.</p></section>`;
 }
 
+/** The headline tiles of a single run; the full list is in the matrix of a multi-run report. */
+const TILE_KEYS = ['staleReads', 'divergentKeys', 'masterStaleKeys', 'lostUpdates', 'missingAckedWrites', 'maxStaleAgeMs', 'hitRate', 'dbReads', 'failedWrites', 'unknownOutcomes', 'opsPerSec', 'p99Ms'];
+
 function renderTiles(s: ReportSeries): string {
-  const defs = metricDefs([s]).filter((d) => METRICS.includes(d));
+  const defs = metricDefs([s]).filter((d) => TILE_KEYS.includes(d.key));
   return `<section class="tiles" aria-label="key numbers">${defs
     .map((d) => {
       const v = s.totals[d.key] as number;

@@ -73,17 +73,18 @@ export interface ReportAnomaly {
   operations: ReportOperation[];
 }
 
-/** The headline numbers of one run (one mitigation). Undefined = not measured by this run. */
+/** The headline numbers of one run (one mitigation), named like the chaos metrics (`--expect` names).
+ *  Undefined = not measured by this run. */
 export interface ReportTotals {
-  ops?: number;
+  operations?: number;
   opsPerSec?: number;
   errors?: number;
-  unknowns?: number;
+  unknownOutcomes?: number;
   failedWrites?: number;
   staleReads?: number;
   maxStaleAgeMs?: number;
   lostUpdates?: number;
-  missingAckWrites?: number;
+  missingAckedWrites?: number;
   divergentKeys?: number;
   hitRate?: number;
   dbReads?: number;

@@ -1,0 +1,72 @@
+/**
+ * One call for commands that finish a run: save it under the results folder (so `cachectl runs`
+ * lists it), and write the HTML report and the JUnit file when asked.
+ *
+ *   const artifacts = saveRunArtifacts(result, { report: flags.report, junit: flags.junit, resultsDir });
+ *
+ * Paths are returned so the command can print them (and include them in --json).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { CachectlError } from '../errors.js';
+import { toReportInput } from './adapt.js';
+import { renderHtmlReport } from './html.js';
+import { writeJUnit } from './junit.js';
+import { saveRun } from './store.js';
+import type { ReportInput } from './types.js';
+
+export interface SaveRunArtifactsOptions {
+  /** write the self-contained HTML report here */
+  report?: string;
+  /** write JUnit XML here */
+  junit?: string;
+  /** the results folder (resolveResultsDir); the run is saved there unless save is false */
+  resultsDir: string;
+  /** false = do not keep the run in the results folder (--no-save) */
+  save?: boolean;
+  /** cachectl version for the report footer */
+  version?: string;
+}
+
+export interface RunArtifacts {
+  runId?: string;
+  runFile?: string;
+  reportFile?: string;
+  junitFile?: string;
+}
+
+function writeOut(file: string, text: string, flag: string): string {
+  const path = resolve(file);
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, text);
+  } catch (err) {
+    throw new CachectlError('USAGE', `cannot write ${path}: ${(err as Error).message}`, {
+      hint: `pass a writable path to ${flag}`,
+      details: { file: path },
+    });
+  }
+  return path;
+}
+
+export function writeHtmlReportFile(input: ReportInput, file: string, version?: string): string {
+  return writeOut(file, renderHtmlReport(input, { version }), '--report');
+}
+
+export function writeJUnitFile(input: ReportInput, file: string): string {
+  return writeOut(file, writeJUnit(input), '--junit');
+}
+
+export function saveRunArtifacts(result: unknown, opts: SaveRunArtifactsOptions): RunArtifacts {
+  let input = toReportInput(result, 'the run result');
+  const out: RunArtifacts = {};
+  if (opts.save !== false) {
+    const { run, file } = saveRun(result, opts.resultsDir);
+    out.runId = run.id;
+    out.runFile = file;
+    input = run.report;
+  }
+  if (opts.report) out.reportFile = writeHtmlReportFile(input, opts.report, opts.version);
+  if (opts.junit) out.junitFile = writeJUnitFile(input, opts.junit);
+  return out;
+}

@@ -1,0 +1,8 @@
+/** Public API of the report module: what commands and other modules import. */
+export { renderHtmlReport, type RenderOptions } from './html.js';
+export { writeJUnit } from './junit.js';
+export { toReportInput, fromChaosRunResult, registerAdapter } from './adapt.js';
+export { saveRunArtifacts, writeHtmlReportFile, writeJUnitFile, type RunArtifacts, type SaveRunArtifactsOptions } from './artifacts.js';
+export { createProgress, type ProgressReporter, type ProgressSample, type PlannedPhase } from './progress.js';
+export { resolveResultsDir, saveRun, listRuns, findRun, readRunFile, compareRuns, makeRunId, RESULTS_DIR_ENV, type RunSummary, type RunComparison, type SavedRun } from './store.js';
+export type * from './types.js';
