@@ -19,16 +19,18 @@ interface MetricDef {
   format: (v: number) => string;
   /** any non-zero value is a consistency problem (drawn red) */
   anomaly?: boolean;
+  /** a breakdown or scenario-specific number: its row is left out when it is 0 everywhere */
+  secondary?: boolean;
 }
 
 /** The matrix rows / headline tiles, in the order a reader cares about. */
 export const METRICS: MetricDef[] = [
   { key: 'staleReads', label: 'Stale reads', better: 'lower', format: formatNumber, anomaly: true },
-  { key: 'staleReadsDuringFault', label: '… during the fault', better: 'lower', format: formatNumber, anomaly: true },
-  { key: 'staleReadsAfterHeal', label: '… after heal', better: 'lower', format: formatNumber, anomaly: true },
-  { key: 'staleReadsAfterSwitch', label: '… after the switch', better: 'lower', format: formatNumber, anomaly: true },
+  { key: 'staleReadsDuringFault', label: '… during the fault', better: 'lower', format: formatNumber, anomaly: true , secondary: true },
+  { key: 'staleReadsAfterHeal', label: '… after heal', better: 'lower', format: formatNumber, anomaly: true , secondary: true },
+  { key: 'staleReadsAfterSwitch', label: '… after the switch', better: 'lower', format: formatNumber, anomaly: true , secondary: true },
   { key: 'divergentKeys', label: 'Divergent keys at the end', better: 'lower', format: formatNumber, anomaly: true },
-  { key: 'slaveStaleKeys', label: 'Slave stale keys', better: 'lower', format: formatNumber, anomaly: true },
+  { key: 'slaveStaleKeys', label: 'Slave stale keys', better: 'lower', format: formatNumber, anomaly: true , secondary: true },
   { key: 'masterStaleKeys', label: 'Master stale keys', better: 'lower', format: formatNumber, anomaly: true },
   { key: 'lostUpdates', label: 'Lost updates', better: 'lower', format: formatNumber, anomaly: true },
   { key: 'missingAckedWrites', label: 'Acknowledged writes missing', better: 'lower', format: formatNumber, anomaly: true },
@@ -37,10 +39,10 @@ export const METRICS: MetricDef[] = [
   { key: 'dbReads', label: 'Database reads', better: 'lower', format: formatNumber },
   { key: 'failedWrites', label: 'Failed writes', better: 'lower', format: formatNumber },
   { key: 'unknownOutcomes', label: 'Unknown outcomes', better: 'lower', format: formatNumber },
-  { key: 'masterCasFailures', label: 'Master CAS failures', better: 'lower', format: formatNumber },
-  { key: 'slaveWritesDuringFault', label: 'Short-TTL writes to the slave', better: 'lower', format: formatNumber },
-  { key: 'expiredShortTtlEntries', label: 'Short-TTL entries expired', better: 'higher', format: formatNumber },
-  { key: 'errors', label: 'Errors', better: 'lower', format: formatNumber },
+  { key: 'masterCasFailures', label: 'Master CAS failures', better: 'lower', format: formatNumber , secondary: true },
+  { key: 'slaveWritesDuringFault', label: 'Short-TTL writes to the slave', better: 'lower', format: formatNumber , secondary: true },
+  { key: 'expiredShortTtlEntries', label: 'Short-TTL entries expired', better: 'higher', format: formatNumber , secondary: true },
+  { key: 'errors', label: 'Errors', better: 'lower', format: formatNumber , secondary: true },
   { key: 'operations', label: 'Operations', better: 'higher', format: formatNumber },
   { key: 'opsPerSec', label: 'Throughput (ops/s)', better: 'higher', format: formatNumber },
   { key: 'p50Ms', label: 'Latency p50', better: 'lower', format: (v) => `${formatNumber(v)} ms` },
@@ -50,11 +52,12 @@ export const METRICS: MetricDef[] = [
 function metricDefs(series: ReportSeries[]): MetricDef[] {
   const known = new Set(METRICS.map((m) => m.key));
   const present = (k: string): boolean => series.some((s) => typeof s.totals[k] === 'number');
+  const nonZero = (k: string): boolean => series.some((s) => typeof s.totals[k] === 'number' && s.totals[k] !== 0);
   const extra = [...new Set(series.flatMap((s) => Object.keys(s.totals)))]
     .filter((k) => !known.has(k) && present(k))
     .sort()
     .map((k): MetricDef => ({ key: k, label: k, better: 'lower', format: formatNumber }));
-  return [...METRICS.filter((m) => present(m.key)), ...extra];
+  return [...METRICS.filter((m) => present(m.key) && (!m.secondary || nonZero(m.key))), ...extra];
 }
 
 const VERDICT_TEXT: Record<ReportVerdict['status'], string> = {
@@ -95,7 +98,7 @@ function renderHeader(input: ReportInput): string {
 
 function renderExpectations(input: ReportInput): string {
   if (input.expectations.length === 0) {
-    return `<section class="card"><h2>Expectations</h2><p class="muted">No <code>--expect</code> rules were given for this run; the verdict comes from the checker.</p></section>`;
+    return `<section class="card wide"><h2>Expectations</h2><p class="muted">No <code>--expect</code> rules were given for this run; the verdict comes from the checker.</p></section>`;
   }
   const multi = input.series.length > 1;
   const rows = input.expectations
@@ -109,16 +112,16 @@ function renderExpectations(input: ReportInput): string {
     )
     .join('');
   const failed = input.expectations.filter((e) => !e.pass).length;
-  return `<section class="card"><h2>Expectations <span class="count">${input.expectations.length - failed}/${input.expectations.length} met</span></h2>
+  return `<section class="card wide"><h2>Expectations <span class="count">${input.expectations.length - failed}/${input.expectations.length} met</span></h2>
 <table class="expectations"><thead><tr><th></th><th>Rule</th>${multi ? '<th>Mitigation</th>' : ''}<th class="num">Measured</th></tr></thead><tbody>${rows}</tbody></table></section>`;
 }
 
 function renderSettings(input: ReportInput): string {
   const entries = Object.entries(input.settings);
   if (entries.length === 0) return '';
-  return `<section class="card"><h2>Settings</h2><table class="settings"><tbody>${entries
-    .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v === null ? '–' : String(v))}</td></tr>`)
-    .join('')}</tbody></table></section>`;
+  return `<section class="card wide"><h2>Settings</h2><dl class="settings">${entries
+    .map(([k, v]) => `<div><dt>${escapeHtml(k.replace(/_/g, ' '))}</dt><dd>${escapeHtml(v === null ? '–' : String(v))}</dd></div>`)
+    .join('')}</dl></section>`;
 }
 
 function bestIndex(def: MetricDef, values: Array<number | undefined>): number[] {
@@ -299,8 +302,9 @@ table{border-collapse:collapse;width:100%}
 th,td{text-align:left;padding:5px 8px;border-bottom:1px solid var(--line);vertical-align:top}
 thead th{font-size:11.5px;text-transform:uppercase;letter-spacing:.05em;color:var(--muted);font-weight:600}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
-.settings th{font-weight:500;color:var(--muted);width:45%}
-.settings td{font-family:var(--mono);font-size:12.5px;word-break:break-all}
+.settings{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:8px 18px;margin:0}
+.settings dt{font-size:11px;text-transform:uppercase;letter-spacing:.05em;color:var(--muted)}
+.settings dd{margin:0;font-family:var(--mono);font-size:12.5px;overflow-wrap:anywhere}
 .pill{display:inline-block;border-radius:10px;padding:0 8px;font-size:11.5px;font-weight:650}
 .pill-pass{background:#dcf3e2;color:var(--pass)}.pill-fail{background:#fde2e1;color:var(--fail)}
 tr.failed td{background:#fff6f5}
@@ -437,7 +441,8 @@ export function renderHtmlReport(input: ReportInput, opts: RenderOptions = {}): 
   const body = [
     renderHeader(input),
     multi ? renderMatrix(input.series) : input.series[0] ? renderTiles(input.series[0]) : '',
-    `<div class="grid2">${renderExpectations(input)}${renderSettings(input)}</div>`,
+    renderExpectations(input),
+    renderSettings(input),
     renderTimeline(input),
     renderAnomalies(input.series),
   ].join('\n');

@@ -124,7 +124,9 @@ export function writeJUnit(input: ReportInput): string {
     suites.push(suiteFor(input, input.series[0], input.expectations, timestamp));
   } else {
     for (const s of input.series) {
-      suites.push(suiteFor(input, s, input.expectations.filter((e) => e.series === s.label), timestamp));
+      const own = input.expectations.filter((e) => e.series === s.label);
+      // With rules, the rules are the gate: a run no rule targets gets no suite of its own.
+      if (own.length || input.expectations.length === 0) suites.push(suiteFor(input, s, own, timestamp));
     }
     // Rules not tied to one mitigation (or tied to an unknown one) still get reported.
     const loose = input.expectations.filter((e) => !e.series || !seriesLabels.has(e.series));
