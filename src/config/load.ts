@@ -58,7 +58,7 @@ function setPath(target: Plain, path: string[], value: unknown): void {
 export function configFromEnv(env: NodeJS.ProcessEnv): Plain {
   const out: Plain = {};
   for (const leaf of LEAVES) {
-    const name = ENV_PREFIX + leaf.path.map(envSegment).join('_');
+    const name = envNameFor(leaf.path);
     const raw = env[name];
     if (raw === undefined || raw === '') continue;
     let value: unknown = raw;
@@ -112,15 +112,26 @@ function valueAt(input: unknown, path: Array<string | number>): unknown {
   return node;
 }
 
+/** The CACHECTL_* variable that maps onto a config field path, e.g. proxy.readPolicy -> CACHECTL_PROXY_READ_POLICY. */
+export function envNameFor(path: ReadonlyArray<string | number>): string {
+  return ENV_PREFIX + path.map((seg) => envSegment(String(seg))).join('_');
+}
+
+/** Names where a bad value came from ("CACHECTL_PORTS_MASTER", "a flag", a file), for error messages. */
+export type OriginOf = (path: Array<string | number>) => string | undefined;
+
 /** Validate a merged config object; throws CONFIG_INVALID naming each bad field, its value and what is allowed. */
-export function validateConfig(input: unknown, sources: string[] = []): CachectlConfig {
+export function validateConfig(input: unknown, sources: string[] = [], originOf?: OriginOf): CachectlConfig {
   const parsed = configSchema.safeParse(input);
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((issue) => {
     const field = issue.path.join('.') || '(root)';
     const value = issue.code === 'unrecognized_keys' ? undefined : valueAt(input, issue.path);
     const got = value === undefined ? '' : `: got ${JSON.stringify(value)}`;
-    return { field, value, message: `${field}${got}; ${describeAllowed(issue)}` };
+    // For an unknown key, ask where the key itself came from.
+    const source = originOf?.(issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]] : issue.path);
+    const from = source ? ` (from ${source})` : '';
+    return { field, value, ...(source ? { source } : {}), message: `${field}${got}${from}; ${describeAllowed(issue)}` };
   });
   const from = sources.length ? ` (from ${sources.join(', ')})` : '';
   throw new CachectlError('CONFIG_INVALID', `invalid configuration${from}:\n  ${problems.map((p) => p.message).join('\n  ')}`, {
@@ -181,6 +192,14 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   if (Object.keys(envLayer).length) sources.push('CACHECTL_* environment');
   const flagLayer = options.overrides ?? {};
   if (Object.keys(flagLayer).length) sources.push('flags');
-  const config = validateConfig(mergeLayers(fileLayer, envLayer, flagLayer), sources);
+  const fileName = sources.find((src) => src !== 'CACHECTL_* environment' && src !== 'flags');
+  const originOf: OriginOf = (path) => {
+    // The highest layer holding a value at this path set it (flags leave unset fields undefined).
+    if (valueAt(flagLayer, path) !== undefined) return 'a flag';
+    if (valueAt(envLayer, path) !== undefined) return envNameFor(path);
+    if (valueAt(fileLayer, path) !== undefined) return fileName;
+    return undefined;
+  };
+  const config = validateConfig(mergeLayers(fileLayer, envLayer, flagLayer), sources, originOf);
   return { config: { ...config, stateDir: resolve(cwd, config.stateDir) }, sources };
 }

@@ -24,7 +24,7 @@ const INSTALL_HINTS: Record<string, string> = {
     'install the Toxiproxy server 2.12 (go install github.com/Shopify/toxiproxy/v2/cmd/server@v2.12.0 and copy it to toxiproxy-server on PATH; macOS: brew install toxiproxy), or run scripts/setup.sh',
 };
 
-/** Find an executable on PATH (plus /usr/sbin, where Debian puts some daemons). */
+/** Find an executable on PATH (plus /usr/sbin, where Debian puts some daemons, and ~/.local/bin). */
 export function findBinary(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
   const override = env[binaryOverrideVar(name)];
   if (override) {
@@ -36,7 +36,9 @@ export function findBinary(name: string, env: NodeJS.ProcessEnv = process.env): 
       return undefined;
     }
   }
-  const dirs = [...(env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin'].filter(Boolean);
+  // ~/.local/bin: where scripts/setup.sh installs toxiproxy-server when it is not run as root.
+  const home = env.HOME ? join(env.HOME, '.local', 'bin') : '';
+  const dirs = [...(env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin', home].filter(Boolean);
   for (const dir of dirs) {
     const candidate = join(dir, name);
     try {

@@ -106,19 +106,18 @@ describe('cachectl CLI (built)', () => {
     const badValue = await cli.run(['up', '--proxies', '99', '--json']);
     expect(badValue.exitCode).toBe(2);
     expect(badValue.json.error.code).toBe('CONFIG_INVALID');
-    expect(badValue.json.error.message).toContain('proxy.instances: got 99; must be <= 16');
+    expect(badValue.json.error.message).toContain('proxy.instances: got 99 (from a flag); must be <= 16');
 
     const badEnv = await cli.run(['up', '--json'], { env: { CACHECTL_PROXY_MITIGATION: 'pray' } });
     expect(badEnv.exitCode).toBe(2);
     expect(badEnv.json.error.details.problems).toEqual([
-      expect.objectContaining({ field: 'proxy.mitigation', value: 'pray', message: expect.stringContaining('allowed: none, proxy-delete, client-short-ttl') }),
+      expect.objectContaining({ field: 'proxy.mitigation', value: 'pray', source: 'CACHECTL_PROXY_MITIGATION', message: expect.stringContaining('allowed: none, proxy-delete, client-short-ttl') }),
     ]);
 
     writeFileSync(join(cli.dir, 'cachectl.yaml'), 'memcached:\n  memoryMb: 2\n');
     const badFile = await cli.run(['up']);
     expect(badFile.exitCode).toBe(2);
-    expect(badFile.stderr).toContain('memcached.memoryMb: got 2; must be >= 8');
-    expect(badFile.stderr).toContain('cachectl.yaml');
+    expect(badFile.stderr).toContain(`memcached.memoryMb: got 2 (from ${join(cli.dir, 'cachectl.yaml')}); must be >= 8`);
     expect(cli.state()).toBeUndefined();
   });
 
@@ -129,7 +128,7 @@ describe('cachectl CLI (built)', () => {
     expect(noMemcached.json.error).toMatchObject({ code: 'BINARY_MISSING', details: { binary: 'memcached' }, hint: expect.stringContaining('apt-get install memcached') });
 
     // PATH without /usr/local/bin, where toxiproxy-server lives on this machine.
-    const noToxiproxy = await cli.run(['up', '--free-ports'], { env: { PATH: '/usr/bin:/bin', CACHECTL_TOXIPROXY_SERVER_BIN: '' } });
+    const noToxiproxy = await cli.run(['up', '--free-ports'], { env: { PATH: '/usr/bin:/bin', HOME: cli.dir, CACHECTL_TOXIPROXY_SERVER_BIN: '' } });
     expect(noToxiproxy.exitCode).toBe(3);
     expect(noToxiproxy.stderr).toContain('toxiproxy-server');
     expect(noToxiproxy.stderr).toContain('scripts/setup.sh');
