@@ -27,6 +27,7 @@ export DOCKER_HOST="unix://$SOCKET"
 MEMCACHED_TAG=${CACHECTL_TEST_MEMCACHED_IMAGE:-cachectl-test/memcached:local}
 TOXIPROXY_TAG=${CACHECTL_TEST_TOXIPROXY_IMAGE:-cachectl-test/toxiproxy:local}
 PROXY_TAG=${CACHECTL_TEST_PROXY_IMAGE:-cachectl-test/proxy:local}
+NODE_TAG=cachectl-test/node:local
 
 log() { echo "docker-test-env: $*" >&2; }
 unavailable() {
@@ -128,10 +129,22 @@ base_rootfs() {
   printf 'root:x:0:\nmemcache:x:11211:\nnode:x:1000:\n' >"$rootfs/etc/group"
 }
 
+# Skip an import when the image already holds exactly these binaries (a label carries their hash).
+image_current() {
+  local tag=$1 fingerprint=$2
+  [ "$(docker_cli image inspect -f '{{index .Config.Labels "io.cachectl.source"}}' "$tag" 2>/dev/null)" = "$fingerprint" ]
+}
+
 import_rootfs() {
   local rootfs=$1 tag=$2
   shift 2
-  local changes=()
+  local source
+  source=$( (cd "$rootfs" && find . -type f -print0 | sort -z | xargs -0 sha256sum; printf '%s\n' "$@") | sha256sum | cut -c1-16)
+  if image_current "$tag" "$source"; then
+    log "$tag is up to date"
+    return 0
+  fi
+  local changes=(--change "LABEL io.cachectl.source=$source")
   local c
   for c in "$@"; do changes+=(--change "$c"); done
   tar -C "$rootfs" -c . | docker_cli import "${changes[@]}" - "$tag" >/dev/null
@@ -161,31 +174,39 @@ build_images() {
   import_rootfs "$work/toxiproxy" "$TOXIPROXY_TAG" \
     'ENTRYPOINT ["/toxiproxy"]' 'CMD ["-host=0.0.0.0"]'
 
-  # cachectl proxy: node plus the built project, laid out like docker/Dockerfile builds it (/app).
+  # node: the host's node binary and libs, standing in for the official node image.
+  node_bin=$(node -p process.execPath)
+  base_rootfs "$work/node"
+  copy_with_libs "$node_bin" "$work/node" /usr/local/bin/node
+  # better-sqlite3's native addon needs libstdc++ & co. from the host, like node itself.
+  local addon
+  for addon in $(find node_modules -name '*.node' -path '*/Release/*' 2>/dev/null); do
+    copy_with_libs "$PROJECT_DIR/$addon" "$work/node" "/tmp/addon.node"
+  done
+  rm -f "$work/node/tmp/addon.node"
+  import_rootfs "$work/node" "$NODE_TAG" 'ENV PATH=/usr/local/bin:/usr/bin:/bin' 'ENV HOME=/tmp'
+
+  # cachectl proxy: built from docker/Dockerfile for real, with the already built app as the
+  # context (APP_SOURCE=context) instead of compiling from source, since npm ci needs a registry.
   if [ ! -d dist/commands ]; then
     log "dist/ is missing: running npm run build"
     npm run build >&2
   fi
-  node_bin=$(node -p process.execPath)
-  base_rootfs "$work/proxy"
-  copy_with_libs "$node_bin" "$work/proxy" /usr/local/bin/node
-  # better-sqlite3's native addon needs libstdc++ & co. from the host, like node itself.
-  local addon
-  for addon in $(find node_modules -name '*.node' -path '*/Release/*' 2>/dev/null); do
-    copy_with_libs "$PROJECT_DIR/$addon" "$work/proxy" "/app/$addon"
-  done
-  mkdir -p "$work/proxy/app"
-  cp -a package.json bin dist "$work/proxy/app/"
+  local ctx="$work/proxy-context"
+  mkdir -p "$ctx/node_modules"
+  cp -a package.json bin dist "$ctx/"
   # Production dependencies only (what `npm ci --omit=dev` would install).
   npm ls --omit=dev --all --parseable 2>/dev/null | sed -n "s#^$PROJECT_DIR/##p" | grep '^node_modules/' | sort -u \
     | while read -r dir; do
-        [ -d "$work/proxy/app/$dir" ] && continue
-        mkdir -p "$work/proxy/app/$(dirname "$dir")"
-        cp -a "$dir" "$work/proxy/app/$dir"
+        [ -d "$ctx/$dir" ] && continue
+        mkdir -p "$ctx/$(dirname "$dir")"
+        cp -a "$dir" "$ctx/$dir"
       done
-  import_rootfs "$work/proxy" "$PROXY_TAG" \
-    'ENV PATH=/usr/local/bin:/usr/bin:/bin' 'ENV HOME=/tmp' 'ENV NODE_ENV=production' 'WORKDIR /app' \
-    'ENTRYPOINT ["node", "/app/bin/run.js"]' 'CMD ["proxy"]'
+  DOCKER_BUILDKIT=1 docker_cli build --quiet -f docker/Dockerfile \
+    --build-arg NODE_IMAGE="$NODE_TAG" --build-arg APP_SOURCE=context \
+    -t "$PROXY_TAG" "$ctx" >/dev/null 2>"$work/build.log" \
+    || { cat "$work/build.log" >&2; unavailable "docker build -f docker/Dockerfile failed"; }
+  log "built $PROXY_TAG from docker/Dockerfile ($(du -sh "$ctx" | cut -f1) app)"
 }
 
 cmd=${1:-start}

@@ -77,10 +77,12 @@ export async function acquireDockerEngine(): Promise<DockerTestEngine> {
     startedHere = true;
   }
   const docker = new Docker({ socketPath });
-  if ((await imagesPresent(docker)).length > 0) {
+  if (!startedHere) {
+    // (Re)build the images from the current checkout (the proxy image carries dist/); an unchanged
+    // image is kept, so this costs a few seconds.
     const r = runScript(['images']);
-    const still = await imagesPresent(docker);
-    if (!r.ok || still.length) return unavailable(`test images ${still.join(', ')} could not be built: ${r.output.split('\n').slice(-3).join(' | ')}`);
+    const missing = await imagesPresent(docker);
+    if (!r.ok || missing.length) return unavailable(`test images ${missing.join(', ') || ''} could not be built: ${r.output.split('\n').slice(-3).join(' | ')}`);
   }
   return {
     available: true,
