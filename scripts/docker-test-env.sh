@@ -4,6 +4,7 @@
 # test images built offline from this machine's own binaries (no registry is reachable here).
 #
 #   scripts/docker-test-env.sh [start]   install docker.io if missing, start dockerd, build images
+#   scripts/docker-test-env.sh engine    only install and start dockerd (no images; e.g. before npm ci)
 #   scripts/docker-test-env.sh images    (re)build the test images on the running private engine
 #   scripts/docker-test-env.sh status    exit 0 when the private engine answers
 #   scripts/docker-test-env-stop.sh      stop exactly the dockerd this script started (by pid)
@@ -216,6 +217,10 @@ case "$cmd" in
     build_images
     echo "DOCKER_HOST=$DOCKER_HOST"
     ;;
+  engine)
+    start_engine
+    echo "DOCKER_HOST=$DOCKER_HOST"
+    ;;
   images)
     engine_answers || unavailable "the private engine on $SOCKET is not running (run $0 start)"
     build_images
@@ -225,7 +230,7 @@ case "$cmd" in
     if engine_answers; then echo "DOCKER_HOST=$DOCKER_HOST"; else exit 3; fi
     ;;
   *)
-    echo "usage: $0 [start|images|status]" >&2
+    echo "usage: $0 [start|engine|images|status]" >&2
     exit 2
     ;;
 esac
