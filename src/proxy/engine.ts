@@ -1,0 +1,538 @@
+import { z } from 'zod';
+import { CachectlError } from '../errors.js';
+import { FAILOVER_MODES, MITIGATIONS, READ_POLICIES, REPLICATION_MODES } from '../config/schema.js';
+import {
+  HEADER_LENGTH,
+  MAGIC_REQUEST,
+  Op,
+  Status,
+  expirationExtras,
+  frameExtras,
+  frameValue,
+  storeExtras,
+  writeHeader,
+  type BinaryFrame,
+} from '../protocol/binary.js';
+import { BackendNode, type BackendFailure, type BackendOptions } from './backend.js';
+import type { ProxyConfigUpdate, ProxyRuntimeConfig, ProxyShard } from './config.js';
+import { PendingInvalidationLog } from './pending-log.js';
+import { ProxyStats, type ProxyStatsView, type NodeStatsView } from './stats.js';
+
+/**
+ * The routing core shared by the ASCII and binary front ends: shards, read policy with fallback,
+ * master-only mutations with replication of the resulting state to the slave, the proxy-delete
+ * mitigation, the durable pending-invalidation log, auto failover and live config changes.
+ */
+
+export type ProxyFailureKind = 'master' | 'unavailable' | 'fenced';
+
+export class ProxyFailure {
+  constructor(
+    readonly kind: ProxyFailureKind,
+    readonly message: string,
+    readonly timeout = false,
+  ) {}
+}
+
+export type EngineCallback = (failure: ProxyFailure | null, frame: BinaryFrame | null, frames?: BinaryFrame[]) => void;
+
+/** Build one backend request; big values ride as a separate buffer (no copy). */
+export function buildRequest(opcode: number, key: Buffer | null, extras: Buffer | null, value: Buffer | null, cas: Buffer | null): Buffer[] {
+  const el = extras?.length ?? 0;
+  const kl = key?.length ?? 0;
+  const vl = value?.length ?? 0;
+  const inline = vl <= 2048;
+  const head = Buffer.allocUnsafe(HEADER_LENGTH + el + kl + (inline ? vl : 0));
+  writeHeader(head, { magic: MAGIC_REQUEST, opcode, cas: cas ?? undefined }, el, kl, vl);
+  let at = HEADER_LENGTH;
+  if (extras) at += extras.copy(head, at);
+  if (key) at += key.copy(head, at);
+  if (value && inline) value.copy(head, at);
+  return inline || !value ? [head] : [head, value];
+}
+
+const nodeAddr = z.object({ host: z.string().min(1), port: z.number().int().min(1).max(65535) }).strict();
+const shardSchema = z.object({ name: z.string().min(1), master: nodeAddr, slave: nodeAddr.nullable() }).strict();
+export const configUpdateSchema = z
+  .object({
+    epoch: z.number().int().nonnegative(),
+    shards: z.array(shardSchema).min(1).optional(),
+    readPolicy: z.enum(READ_POLICIES).optional(),
+    mitigation: z.enum(MITIGATIONS).optional(),
+    replication: z.enum(REPLICATION_MODES).optional(),
+    failover: z.enum(FAILOVER_MODES).optional(),
+    failoverThreshold: z.number().int().min(1).max(1000).optional(),
+    timeoutMs: z.number().int().min(1).max(600_000).optional(),
+    downAfterFailures: z.number().int().min(1).max(1000).optional(),
+    probeIntervalMs: z.number().int().min(10).max(600_000).optional(),
+    writesFenced: z.boolean().optional(),
+  })
+  .strict();
+
+interface ShardRuntime {
+  name: string;
+  master: BackendNode;
+  slave: BackendNode | null;
+  /** consecutive client requests the master failed (auto failover counts these) */
+  masterFailures: number;
+}
+
+function fnv1a(data: Buffer | string): number {
+  let h = 0x811c9dc5;
+  if (typeof data === 'string') data = Buffer.from(data);
+  for (let i = 0; i < data.length; i++) {
+    h ^= data[i];
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+}
+
+export interface EngineOptions {
+  name: string;
+  config: ProxyRuntimeConfig;
+  pendingLogFile?: string;
+  maxValueLength?: number;
+}
+
+export class ProxyEngine {
+  readonly name: string;
+  config: ProxyRuntimeConfig;
+  readonly stats = new ProxyStats();
+  readonly pending: PendingInvalidationLog;
+  private readonly nodeOptions: BackendOptions;
+  private readonly nodes = new Map<string, BackendNode>();
+  private shards: ShardRuntime[] = [];
+  private ring: { point: number; shard: number }[] = [];
+  private balance = 0;
+  private retryTimer: NodeJS.Timeout;
+  private readonly retrying = new Set<string>();
+
+  constructor(options: EngineOptions) {
+    this.name = options.name;
+    this.config = structuredClone(options.config);
+    this.nodeOptions = {
+      timeoutMs: this.config.timeoutMs,
+      downAfterFailures: this.config.downAfterFailures,
+      probeIntervalMs: this.config.probeIntervalMs,
+      maxValueLength: options.maxValueLength ?? 1024 * 1024,
+    };
+    this.pending = new PendingInvalidationLog(options.pendingLogFile);
+    this.applyShards(this.config.shards);
+    this.retryTimer = setInterval(() => this.retryPending(), Math.min(this.config.probeIntervalMs, 250));
+    this.retryTimer.unref();
+  }
+
+  // ---- topology --------------------------------------------------------------------------
+
+  private node(addr: { host: string; port: number }): BackendNode {
+    const name = `${addr.host}:${addr.port}`;
+    let n = this.nodes.get(name);
+    if (!n) {
+      n = new BackendNode(addr.host, addr.port, this.nodeOptions, {
+        onRequestDone: (node, f) => {
+          const c = this.stats.node(node.name);
+          c.requests++;
+          if (f) {
+            c.errors++;
+            if (f.kind === 'timeout') c.timeouts++;
+          }
+        },
+      });
+      this.nodes.set(name, n);
+    }
+    return n;
+  }
+
+  private applyShards(shards: ProxyShard[]): void {
+    const next = shards.map((s) => ({
+      name: s.name,
+      master: this.node(s.master),
+      slave: s.slave ? this.node(s.slave) : null,
+      masterFailures: 0,
+    }));
+    const used = new Set(next.flatMap((s) => [s.master.name, ...(s.slave ? [s.slave.name] : [])]));
+    for (const [name, n] of this.nodes) {
+      if (!used.has(name)) {
+        n.close(this.config.timeoutMs);
+        this.nodes.delete(name);
+      }
+    }
+    this.shards = next;
+    this.ring = [];
+    if (next.length > 1) {
+      next.forEach((s, i) => {
+        for (let v = 0; v < 160; v++) this.ring.push({ point: fnv1a(`${s.name}-${v}`), shard: i });
+      });
+      this.ring.sort((a, b) => a.point - b.point);
+    }
+  }
+
+  private route(key: Buffer): ShardRuntime {
+    if (this.shards.length === 1) return this.shards[0];
+    const h = fnv1a(key);
+    const ring = this.ring;
+    let lo = 0;
+    let hi = ring.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (ring[mid].point < h) lo = mid + 1;
+      else hi = mid;
+    }
+    return this.shards[ring[lo === ring.length ? 0 : lo].shard];
+  }
+
+  /** PUT /config: validate, refuse stale epochs, apply atomically. */
+  update(body: unknown): ProxyRuntimeConfig {
+    const parsed = configUpdateSchema.safeParse(body);
+    if (!parsed.success) {
+      const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
+      throw new CachectlError('CONFIG_INVALID', `invalid config update: ${problems}`, {
+        hint: 'send {"epoch": <current epoch + 1>, ...fields to change} as described by ProxyConfigUpdate',
+      });
+    }
+    const u = parsed.data as ProxyConfigUpdate;
+    if (u.epoch <= this.config.epoch) {
+      throw new CachectlError('STATE_CONFLICT', `stale epoch ${u.epoch}: the proxy is at epoch ${this.config.epoch}`, {
+        hint: `read GET /config and send an epoch greater than ${this.config.epoch}`,
+        details: { currentEpoch: this.config.epoch },
+      });
+    }
+    if (u.shards) {
+      const names = new Set(u.shards.map((s) => s.name));
+      if (names.size !== u.shards.length) {
+        throw new CachectlError('CONFIG_INVALID', 'invalid config update: shard names must be unique', { hint: 'give every shard its own name' });
+      }
+    }
+    const next: ProxyRuntimeConfig = { ...this.config, ...u };
+    this.config = structuredClone(next);
+    this.nodeOptions.timeoutMs = next.timeoutMs;
+    this.nodeOptions.downAfterFailures = next.downAfterFailures;
+    this.nodeOptions.probeIntervalMs = next.probeIntervalMs;
+    if (u.shards) this.applyShards(next.shards);
+    return this.getConfig();
+  }
+
+  getConfig(): ProxyRuntimeConfig {
+    return structuredClone(this.config);
+  }
+
+  // ---- operations ------------------------------------------------------------------------
+
+  private failureFrom(role: 'master' | 'slave', f: BackendFailure): ProxyFailure {
+    return new ProxyFailure(role === 'master' ? 'master' : 'unavailable', `cachectl: ${role} ${f.message}`, f.kind === 'timeout');
+  }
+
+  private countFailure(cmd: string, f: ProxyFailure): void {
+    const c = this.stats.command(cmd);
+    c.errors++;
+    if (f.timeout) c.timeouts++;
+  }
+
+  private countRead(cmd: string, node: BackendNode, frame: BinaryFrame): void {
+    const c = this.stats.command(cmd);
+    const n = this.stats.node(node.name);
+    if (frame.status === Status.Ok) {
+      c.hits++;
+      n.hits++;
+    } else if (frame.status === Status.KeyNotFound) {
+      c.misses++;
+      n.misses++;
+    }
+  }
+
+  /**
+   * A read (get/getk/...). `masterOnly` for gets (a CAS token must come from the master).
+   * Otherwise the read policy picks the node and the other one is the fallback.
+   */
+  read(cmd: string, opcode: number, key: Buffer, masterOnly: boolean, cb: EngineCallback): void {
+    this.stats.command(cmd).requests++;
+    const shard = this.route(key);
+    let first: BackendNode = shard.master;
+    let second: BackendNode | null = masterOnly ? null : shard.slave;
+    let firstRole: 'master' | 'slave' = 'master';
+    if (!masterOnly && shard.slave) {
+      const policy = this.config.readPolicy;
+      const slaveFirst = policy === 'slave' || (policy === 'balanced' && (this.balance++ & 1) === 1);
+      if (slaveFirst) {
+        first = shard.slave;
+        second = shard.master;
+        firstRole = 'slave';
+      }
+      if (!first.up && second && second.up) {
+        [first, second] = [second, first];
+        firstRole = firstRole === 'master' ? 'slave' : 'master';
+      }
+    }
+    first.request(buildRequest(opcode, key, null, null, null), (f, frame) => {
+      if (!f) {
+        if (first === shard.master) shard.masterFailures = 0;
+        this.countRead(cmd, first, frame!);
+        return cb(null, frame);
+      }
+      const fallback = second;
+      if (!fallback) {
+        const pf = this.failureFrom(firstRole, f);
+        this.countFailure(cmd, pf);
+        return cb(pf, null);
+      }
+      fallback.request(buildRequest(opcode, key, null, null, null), (f2, frame2) => {
+        if (!f2) {
+          this.countRead(cmd, fallback, frame2!);
+          return cb(null, frame2);
+        }
+        const pf = new ProxyFailure('unavailable', `cachectl: no replica answered (${f.message}; ${f2.message})`, f.kind === 'timeout' || f2.kind === 'timeout');
+        this.countFailure(cmd, pf);
+        cb(pf, null);
+      });
+    });
+  }
+
+  /**
+   * A mutation: runs on the master only; on success the slave receives the resulting state.
+   * `opcode` is the loud form; `cas` the 8 CAS bytes of the request (or null).
+   */
+  mutate(cmd: string, opcode: number, key: Buffer, extras: Buffer | null, value: Buffer | null, cas: Buffer | null, cb: EngineCallback): void {
+    this.stats.command(cmd).requests++;
+    if (this.config.writesFenced) {
+      this.stats.writesRefusedFenced++;
+      const pf = new ProxyFailure('fenced', 'cachectl: writes are fenced (a role switch is in progress), retry shortly');
+      this.countFailure(cmd, pf);
+      return cb(pf, null);
+    }
+    const shard = this.route(key);
+    const master = shard.master;
+    master.request(buildRequest(opcode, key, extras, value, cas), (f, frame) => {
+      if (f) {
+        const pf = this.failureFrom('master', f);
+        this.countFailure(cmd, pf);
+        this.masterFailed(shard, key);
+        return cb(pf, null);
+      }
+      shard.masterFailures = 0;
+      const status = frame!.status;
+      if (opcode === Op.GAT || opcode === Op.GATK) this.countRead(cmd, master, frame!);
+      if (status === Status.Ok) {
+        this.replicate(shard, opcode, key, extras, value, () => cb(null, frame));
+        return;
+      }
+      if (status === Status.TooLarge && opcode === Op.Set) {
+        // memcached drops the old value when a set is too large: so must the slave
+        this.invalidateSlave(shard, key);
+      }
+      cb(null, frame);
+    });
+  }
+
+  /** A set too large for the proxy to even buffer: drop the old value on both nodes, like memcached. */
+  dropTooLarge(key: Buffer): void {
+    if (this.config.writesFenced) return;
+    const shard = this.route(key);
+    shard.master.request(buildRequest(Op.Delete, key, null, null, null), () => undefined);
+    this.invalidateSlave(shard, key);
+  }
+
+  private masterFailed(shard: ShardRuntime, key: Buffer): void {
+    this.stats.masterFailures++;
+    shard.masterFailures++;
+    if (this.config.mitigation === 'proxy-delete' && shard.slave) {
+      this.stats.proxyDeletes++;
+      this.invalidateSlave(shard, key);
+    }
+    if (this.config.failover === 'auto' && shard.slave && shard.masterFailures >= this.config.failoverThreshold) this.promote(shard);
+  }
+
+  /** auto failover: this proxy alone makes the slave the master (the split-brain negative control). */
+  private promote(shard: ShardRuntime): void {
+    const cfg = this.config.shards.find((s) => s.name === shard.name);
+    if (!cfg || !cfg.slave) return;
+    this.stats.failovers++;
+    const shards = this.config.shards.map((s) => (s.name === shard.name ? { name: s.name, master: s.slave!, slave: null } : s));
+    this.config = { ...this.config, epoch: this.config.epoch + 1, shards };
+    this.applyShards(shards);
+  }
+
+  /** Delete the key on the slave now; when that fails, owe it in the durable log. */
+  private invalidateSlave(shard: ShardRuntime, key: Buffer): void {
+    const slave = shard.slave;
+    if (!slave) return;
+    const k = Buffer.from(key);
+    slave.request(buildRequest(Op.Delete, k, null, null, null), (f, frame) => {
+      if (f || (frame!.status !== Status.Ok && frame!.status !== Status.KeyNotFound)) this.pending.add(shard.name, k);
+    });
+  }
+
+  private replicate(shard: ShardRuntime, opcode: number, key: Buffer, extras: Buffer | null, value: Buffer | null, done: () => void): void {
+    const slave = shard.slave;
+    if (!slave) return done();
+    const sync = this.config.replication === 'sync';
+    // the request buffers may be views of the client's read buffer: safe, they are never overwritten
+    const finish = (ok: boolean): void => {
+      if (ok) this.stats.replicated++;
+      else {
+        this.stats.replicationFailures++;
+        this.pending.add(shard.name, key);
+      }
+      if (sync) done();
+    };
+    const okOrMissing = (f: BackendFailure | null, fr: BinaryFrame | null): boolean =>
+      !f && (fr!.status === Status.Ok || fr!.status === Status.KeyNotFound);
+    switch (opcode) {
+      case Op.Set:
+      case Op.Add:
+      case Op.Replace:
+        slave.request(buildRequest(Op.Set, key, extras, value, null), (f, fr) => finish(!f && fr!.status === Status.Ok));
+        break;
+      case Op.Delete:
+        slave.request(buildRequest(Op.Delete, key, null, null, null), (f, fr) => finish(okOrMissing(f, fr)));
+        break;
+      case Op.Touch:
+      case Op.GAT:
+      case Op.GATK:
+        slave.request(buildRequest(Op.Touch, key, extras, null, null), (f, fr) => finish(okOrMissing(f, fr)));
+        break;
+      case Op.Increment:
+      case Op.Decrement:
+      case Op.Append:
+      case Op.Prepend:
+        // copy the state the master now holds (value and flags), never re-apply the delta
+        shard.master.request(buildRequest(Op.Get, key, null, null, null), (f, fr) => {
+          if (f) return finish(false);
+          if (fr!.status === Status.KeyNotFound) {
+            slave.request(buildRequest(Op.Delete, key, null, null, null), (f2, fr2) => finish(okOrMissing(f2, fr2)));
+            return;
+          }
+          if (fr!.status !== Status.Ok) return finish(false);
+          const flags = frameExtras(fr!).readUInt32BE(0);
+          slave.request(buildRequest(Op.Set, key, storeExtras(flags, 0), frameValue(fr!), null), (f2, fr2) => finish(!f2 && fr2!.status === Status.Ok));
+        });
+        break;
+      default:
+        finish(true);
+    }
+    if (!sync) done();
+  }
+
+  /** flush_all: every master and every slave. The reply is the first master's. */
+  flush(cmd: string, extras: Buffer | null, cb: EngineCallback): void {
+    this.stats.command(cmd).requests++;
+    if (this.config.writesFenced) {
+      this.stats.writesRefusedFenced++;
+      const pf = new ProxyFailure('fenced', 'cachectl: writes are fenced (a role switch is in progress), retry shortly');
+      this.countFailure(cmd, pf);
+      return cb(pf, null);
+    }
+    let remaining = this.shards.length;
+    let first: BinaryFrame | null = null;
+    let failure: ProxyFailure | null = null;
+    const sync = this.config.replication === 'sync';
+    for (const shard of this.shards) {
+      let parts = 1 + (shard.slave && sync ? 1 : 0);
+      const part = (): void => {
+        if (--parts > 0) return;
+        if (--remaining > 0) return;
+        if (failure) this.countFailure(cmd, failure);
+        cb(failure, failure ? null : first);
+      };
+      shard.master.request(buildRequest(Op.Flush, null, extras, null, null), (f, frame) => {
+        if (f) failure ??= this.failureFrom('master', f);
+        else first ??= frame;
+        part();
+      });
+      const slave = shard.slave;
+      if (slave) {
+        slave.request(buildRequest(Op.Flush, null, extras, null, null), (f, frame) => {
+          if (f || frame!.status !== Status.Ok) {
+            this.stats.replicationFailures++;
+            this.pending.add(shard.name, null);
+          } else this.stats.replicated++;
+          if (sync) part();
+        });
+      }
+    }
+  }
+
+  /** version / stat: answered by the first shard's master (its slave when the master is down). */
+  info(cmd: string, opcode: number, key: Buffer | null, cb: EngineCallback): void {
+    this.stats.command(cmd).requests++;
+    const shard = this.shards[0];
+    const multi = opcode === Op.Stat;
+    const nodes = [shard.master, ...(shard.slave ? [shard.slave] : [])].sort((a, b) => Number(b.up) - Number(a.up));
+    const attempt = (i: number, last?: BackendFailure): void => {
+      const node = nodes[i];
+      if (!node) {
+        const pf = new ProxyFailure('unavailable', `cachectl: no node answered${last ? ` (${last.message})` : ''}`, last?.kind === 'timeout');
+        this.countFailure(cmd, pf);
+        return cb(pf, null);
+      }
+      node.request(buildRequest(opcode, key, null, null, null), (f, frame, frames) => (f ? attempt(i + 1, f) : cb(null, frame, frames)), multi);
+    };
+    attempt(0);
+  }
+
+  // ---- pending invalidations -------------------------------------------------------------
+
+  private retryPending(): void {
+    if (this.pending.size === 0) return;
+    let budget = 256 - this.retrying.size;
+    for (const e of this.pending.entries()) {
+      if (budget <= 0) break;
+      const shard = this.shards.find((s) => s.name === e.shard);
+      if (!shard || !shard.slave) {
+        this.pending.remove(e.shard, e.key); // the shard or its slave is gone: nothing left to invalidate
+        continue;
+      }
+      const slave = shard.slave;
+      const id = `${e.shard} ${e.key ? e.key.toString('hex') : '*'}`;
+      if (!slave.up || this.retrying.has(id)) continue;
+      budget--;
+      this.retrying.add(id);
+      const req = e.key ? buildRequest(Op.Delete, e.key, null, null, null) : buildRequest(Op.Flush, null, null, null, null);
+      slave.request(req, (f, frame) => {
+        this.retrying.delete(id);
+        if (!f && (frame!.status === Status.Ok || frame!.status === Status.KeyNotFound)) {
+          this.pending.remove(e.shard, e.key);
+          this.stats.invalidationsLanded++;
+        }
+      });
+    }
+  }
+
+  // ---- reporting -------------------------------------------------------------------------
+
+  statsView(connections: { current: number; total: number }): ProxyStatsView {
+    const nodes: NodeStatsView[] = [];
+    for (const s of this.shards) {
+      for (const [role, n] of [['master', s.master], ['slave', s.slave]] as const) {
+        if (!n) continue;
+        const c = this.stats.node(n.name);
+        nodes.push({ node: n.name, role, shard: s.name, up: n.up, consecutiveFailures: n.consecutiveFailures, inFlight: n.inFlight, ...c });
+      }
+    }
+    return {
+      name: this.name,
+      epoch: this.config.epoch,
+      uptimeSeconds: Math.round((Date.now() - this.stats.startedAt) / 1000),
+      connections,
+      commands: Object.fromEntries(this.stats.commands),
+      nodes,
+      replication: {
+        replicated: this.stats.replicated,
+        failures: this.stats.replicationFailures,
+        pendingInvalidations: this.pending.size,
+        invalidationsLanded: this.stats.invalidationsLanded,
+        proxyDeletes: this.stats.proxyDeletes,
+      },
+      masterFailures: this.stats.masterFailures,
+      failovers: this.stats.failovers,
+      writesRefusedFenced: this.stats.writesRefusedFenced,
+    };
+  }
+
+  close(): void {
+    clearInterval(this.retryTimer);
+    for (const n of this.nodes.values()) n.close();
+    this.pending.close();
+  }
+}
+
+export { expirationExtras };

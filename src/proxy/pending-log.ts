@@ -1,0 +1,126 @@
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+
+/**
+ * Durable log of invalidations (slave deletes) the proxy still owes: a failed replication or a
+ * failed proxy-delete lands here and is retried until the slave confirms it. Appended as text
+ * lines and fsynced in batches (one fsync per event-loop turn); reloaded at start.
+ *
+ *   + <shard> <hex key>     owe a delete
+ *   - <shard> <hex key>     delete landed
+ *   + <shard> *             owe a flush_all (too many distinct keys, or a failed flush)
+ *
+ * Memory is bounded: past `maxKeys` distinct keys a shard collapses into one owed flush_all.
+ */
+export interface PendingEntry {
+  shard: string;
+  /** null = flush the whole slave */
+  key: Buffer | null;
+}
+
+const FLUSH = '*';
+
+export class PendingInvalidationLog {
+  private readonly live = new Map<string, PendingEntry>();
+  private fd: number | undefined;
+  private batch: string[] = [];
+  private scheduled = false;
+  private linesWritten = 0;
+
+  constructor(
+    private readonly file: string | undefined,
+    private readonly maxKeys = 100_000,
+  ) {
+    if (file) {
+      if (existsSync(file)) this.replay(readFileSync(file, 'latin1'));
+      this.rewrite();
+    }
+  }
+
+  get size(): number {
+    return this.live.size;
+  }
+
+  entries(): PendingEntry[] {
+    return [...this.live.values()];
+  }
+
+  private static id(shard: string, key: Buffer | null): string {
+    return `${shard} ${key ? key.toString('hex') : FLUSH}`;
+  }
+
+  private replay(text: string): void {
+    for (const line of text.split('\n')) {
+      const m = /^([+-]) (\S+) (\S+)$/.exec(line);
+      if (!m) continue;
+      const key = m[3] === FLUSH ? null : Buffer.from(m[3], 'hex');
+      const id = PendingInvalidationLog.id(m[2], key);
+      if (m[1] === '+') this.live.set(id, { shard: m[2], key });
+      else this.live.delete(id);
+    }
+  }
+
+  add(shard: string, key: Buffer | null): void {
+    if (this.live.has(PendingInvalidationLog.id(shard, null))) return; // a flush covers every key
+    if (key !== null && this.live.size >= this.maxKeys) key = null;
+    if (key === null) {
+      for (const [id, e] of this.live) if (e.shard === shard) this.live.delete(id);
+    }
+    const id = PendingInvalidationLog.id(shard, key);
+    if (this.live.has(id)) return;
+    this.live.set(id, { shard, key: key ? Buffer.from(key) : null });
+    this.append(`+ ${id}`);
+  }
+
+  has(shard: string, key: Buffer | null): boolean {
+    return this.live.has(PendingInvalidationLog.id(shard, key));
+  }
+
+  remove(shard: string, key: Buffer | null): void {
+    const id = PendingInvalidationLog.id(shard, key);
+    if (!this.live.delete(id)) return;
+    this.append(`- ${id}`);
+  }
+
+  private append(line: string): void {
+    if (!this.file) return;
+    this.batch.push(line);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Write and fsync everything batched so far. */
+  flush(): void {
+    this.scheduled = false;
+    if (!this.file || this.batch.length === 0) return;
+    const text = `${this.batch.join('\n')}\n`;
+    this.linesWritten += this.batch.length;
+    this.batch = [];
+    if (this.fd === undefined) this.fd = openSync(this.file, 'a');
+    writeSync(this.fd, text);
+    fsyncSync(this.fd);
+    if (this.linesWritten > 10_000 && this.linesWritten > 4 * this.live.size) this.rewrite();
+  }
+
+  /** Compact: write only the live entries to a new file and swap it in atomically. */
+  private rewrite(): void {
+    if (!this.file) return;
+    if (this.fd !== undefined) closeSync(this.fd);
+    const tmp = `${this.file}.tmp`;
+    const fd = openSync(tmp, 'w');
+    const lines = [...this.live.keys()].map((id) => `+ ${id}\n`).join('');
+    writeSync(fd, lines);
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(tmp, this.file);
+    this.fd = openSync(this.file, 'a');
+    this.linesWritten = this.live.size;
+  }
+
+  close(): void {
+    this.flush();
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}

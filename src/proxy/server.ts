@@ -1,0 +1,133 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Server as HttpServer } from 'node:http';
+import { CachectlError } from '../errors.js';
+import { MAGIC_REQUEST } from '../protocol/binary.js';
+import { createAdminServer } from './admin.js';
+import { AsciiSession } from './ascii-session.js';
+import { BinarySession } from './binary-session.js';
+import type { ProxyRuntimeConfig } from './config.js';
+import { ProxyEngine } from './engine.js';
+
+/** Everything `cachectl proxy` needs; the command maps its flags onto this. */
+export interface ProxyOptions {
+  name: string;
+  host: string;
+  port: number;
+  adminHost: string;
+  adminPort: number;
+  adminToken: string;
+  config: ProxyRuntimeConfig;
+  pendingLogFile?: string;
+  /** largest value the proxy buffers (memcached -I); larger sets get "object too large" */
+  maxValueLength?: number;
+  /** close a client that stalls half-way through a request for this long (0 = never) */
+  clientIdleTimeoutMs?: number;
+}
+
+export interface RunningProxy {
+  port: number;
+  adminPort: number;
+  engine: ProxyEngine;
+  /** stop accepting, let in-flight requests finish (up to drainMs), close everything */
+  stop(drainMs?: number): Promise<void>;
+}
+
+function listen(server: Server | HttpServer, host: string, port: number, what: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => {
+      reject(
+        new CachectlError(err.code === 'EADDRINUSE' ? 'PORT_IN_USE' : 'DEPENDENCY_FAILED', `cannot listen for ${what} on ${host}:${port}: ${err.message}`, {
+          hint: err.code === 'EADDRINUSE' ? `pick another port than ${port} (or 0 for a free one)` : 'check the address',
+        }),
+      );
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      const addr = server.address();
+      resolve(typeof addr === 'object' && addr ? addr.port : port);
+    });
+  });
+}
+
+export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
+  const maxValueLength = options.maxValueLength ?? 1024 * 1024;
+  const engine = new ProxyEngine({ name: options.name, config: options.config, pendingLogFile: options.pendingLogFile, maxValueLength });
+  const sockets = new Map<Socket, AsciiSession | BinarySession | undefined>();
+  let total = 0;
+  const idleMs = options.clientIdleTimeoutMs ?? 30_000;
+
+  const server = createServer({ noDelay: true }, (socket) => {
+    sockets.set(socket, undefined);
+    total++;
+    let session: AsciiSession | BinarySession | undefined;
+    socket.on('data', (chunk: Buffer) => {
+      // the first byte picks the protocol for the whole connection, like memcached
+      if (!session) {
+        session = chunk[0] === MAGIC_REQUEST ? new BinarySession(socket, engine, maxValueLength) : new AsciiSession(socket, engine, maxValueLength);
+        sockets.set(socket, session);
+      }
+      session.onData(chunk);
+    });
+    if (idleMs > 0) {
+      socket.setTimeout(idleMs, () => {
+        if (session?.partial) socket.destroy();
+      });
+    }
+    socket.on('error', () => socket.destroy());
+    socket.on('close', () => sockets.delete(socket));
+  });
+  server.maxConnections = 10_000;
+
+  let port: number;
+  try {
+    port = await listen(server, options.host, options.port, 'memcached clients');
+  } catch (err) {
+    engine.close();
+    throw err;
+  }
+  const admin = createAdminServer({ engine, token: options.adminToken, connections: () => ({ current: sockets.size, total }) });
+  let adminPort: number;
+  try {
+    adminPort = await listen(admin, options.adminHost, options.adminPort, 'the admin API');
+  } catch (err) {
+    server.close();
+    engine.close();
+    throw err;
+  }
+
+  let stopped: Promise<void> | undefined;
+  const stop = (drainMs = 2000): Promise<void> =>
+    (stopped ??= (async () => {
+      server.close();
+      admin.close();
+      // Stop reading new requests, let the replies owed for requests in flight go out, then close.
+      const deadline = Date.now() + drainMs;
+      for (const s of sockets.keys()) s.pause();
+      const owed = (): number => [...sockets.values()].reduce((n, sess) => n + (sess?.owed ?? 0), 0);
+      while (owed() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      for (const s of sockets.keys()) s.end();
+      while (sockets.size > 0 && Date.now() < deadline + 200) await new Promise((r) => setTimeout(r, 10));
+      for (const s of sockets.keys()) s.destroy();
+      admin.closeAllConnections();
+      engine.close();
+    })());
+
+  return { port, adminPort, engine, stop };
+}
+
+/** Run in the foreground until SIGTERM/SIGINT, then drain and resolve. */
+export async function runProxy(options: ProxyOptions, onReady?: (p: RunningProxy) => void): Promise<{ name: string; port: number; adminPort: number }> {
+  const proxy = await startProxy(options);
+  onReady?.(proxy);
+  await new Promise<void>((resolve) => {
+    const onSignal = (): void => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      void proxy.stop(Math.max(1000, options.config.timeoutMs * 2)).then(resolve);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+  return { name: options.name, port: proxy.port, adminPort: proxy.adminPort };
+}
