@@ -406,6 +406,11 @@ export class LocalRuntime implements Runtime {
     const p = state.config.proxy;
     const link = (node: string): string => hostPort((state.toxiproxy.links.find((l) => l.node === node) as ToxiproxyLink).listen);
     const admin = c.adminEndpoint as Endpoint;
+    // One pair: --master/--slave. Several shards: one --shard name=master/slave per pair.
+    const backends =
+      state.config.shards === 1
+        ? ['--master', link(nodeName('master', 0)), '--slave', link(nodeName('slave', 0))]
+        : Array.from({ length: state.config.shards }, (_, s) => ['--shard', `shard-${s}=${link(nodeName('master', s))}/${link(nodeName('slave', s))}`]).flat();
     return [
       'proxy',
       '--name', c.name,
@@ -413,14 +418,16 @@ export class LocalRuntime implements Runtime {
       '--port', String(c.endpoint.port),
       '--admin-host', admin.host,
       '--admin-port', String(admin.port),
-      '--master', link('master'),
-      '--slave', link('slave'),
+      ...backends,
       '--read-policy', p.readPolicy,
       '--mitigation', p.mitigation,
       '--replication', p.replication,
       '--failover', p.failover,
       '--failover-threshold', String(p.failoverThreshold),
       '--timeout-ms', String(p.timeoutMs),
+      '--down-after', String(p.downAfterFailures),
+      '--probe-interval-ms', String(p.probeIntervalMs),
+      '--max-item-size', state.config.memcached.maxItemSize,
       '--pending-log', join(clusterDir(state.config.stateDir, state.name), `${c.name}.pending`),
     ];
   }
