@@ -1,6 +1,6 @@
 import { Args, Flags } from '@oclif/core';
 import { BaseCommand } from './base-command.js';
-import { findRun, resolveResultsDir, writeHtmlReportFile, writeJUnitFile, RESULTS_DIR_ENV } from '../report/index.js';
+import { findRun, importRunFile, resolveResultsDir, writeHtmlReportFile, writeJUnitFile, RESULTS_DIR_ENV } from '../report/index.js';
 
 export interface ReportCommandResult {
   source: string;
@@ -29,12 +29,18 @@ export default class Report extends BaseCommand<typeof Report> {
     output: Flags.string({ char: 'o', description: 'HTML file to write (default: next to the run file, .html)' }),
     junit: Flags.string({ description: 'also write JUnit XML here (one test case per expectation)' }),
     'results-dir': Flags.string({ description: `where saved runs live (default .cachectl/results; env ${RESULTS_DIR_ENV})` }),
+    save: Flags.boolean({ description: 'also keep the run under the results folder, so `cachectl runs` lists it (for a run saved with --json)' }),
   };
 
   async run(): Promise<ReportCommandResult> {
     const { config } = this.loadConfig();
     const dir = resolveResultsDir({ flag: this.flags['results-dir'], stateDir: config.stateDir });
     const found = findRun(dir, this.args.run);
+    if (this.flags.save && !found.saved) {
+      const { run, file } = importRunFile(found.file, dir);
+      found.report = run.report;
+      if (!this.jsonEnabled()) this.out.result(`saved:  ${file} (id ${run.id})`);
+    }
     const reportFile = writeHtmlReportFile(found.report, this.flags.output ?? found.file.replace(/\.json$/i, '') + '.html', this.config.version);
     const junitFile = this.flags.junit ? writeJUnitFile(found.report, this.flags.junit) : null;
     if (!this.jsonEnabled()) {

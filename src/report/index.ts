@@ -4,5 +4,5 @@ export { writeJUnit } from './junit.js';
 export { toReportInput, fromChaosRunResult, registerAdapter } from './adapt.js';
 export { saveRunArtifacts, writeHtmlReportFile, writeJUnitFile, type RunArtifacts, type SaveRunArtifactsOptions } from './artifacts.js';
 export { createProgress, type ProgressReporter, type ProgressSample, type PlannedPhase } from './progress.js';
-export { resolveResultsDir, saveRun, listRuns, findRun, readRunFile, compareRuns, makeRunId, RESULTS_DIR_ENV, type RunSummary, type RunComparison, type SavedRun } from './store.js';
+export { resolveResultsDir, saveRun, importRunFile, listRuns, findRun, readRunFile, compareRuns, makeRunId, RESULTS_DIR_ENV, type RunSummary, type RunComparison, type SavedRun } from './store.js';
 export type * from './types.js';

@@ -265,3 +265,11 @@ export function compareRuns(a: ReportInput, b: ReportInput, ids: { a?: string; b
   }
   return { a: head(ids.a, a), b: head(ids.b, b), rows, notes };
 }
+
+/** Keep a run file (e.g. `--json > run.json`) under the results folder; a saved run is returned as is. */
+export function importRunFile(file: string, dir: string): { run: SavedRun; file: string; imported: boolean } {
+  const value = readJson(file);
+  if ((value as SavedRun)?.format === RUN_FORMAT) return { run: value as SavedRun, file, imported: false };
+  const saved = saveRun(value, dir);
+  return { ...saved, imported: true };
+}

@@ -1,0 +1,88 @@
+import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createCliSandbox } from '../helpers/cli.js';
+import { junitShapeErrors } from './xml-shape.js';
+
+/**
+ * The built CLI: `cachectl report`, `cachectl runs`, `runs show`, `runs compare` on real recorded
+ * runs (test/report/fixtures), with their exit codes and --json shapes.
+ */
+
+const FIXTURES = process.env.CACHECTL_REPORT_FIXTURES ?? join(import.meta.dirname, 'fixtures');
+const fixtures = existsSync(FIXTURES) ? readdirSync(FIXTURES).filter((f) => f.endsWith('.json')).sort() : [];
+const cli = createCliSandbox({ name: 'report-e2e' });
+afterAll(() => cli.cleanup());
+
+describe('cachectl report / runs (built CLI)', () => {
+  it('has recorded runs to work with', () => {
+    expect(fixtures.length).toBeGreaterThan(0);
+  });
+
+  it('report renders a run file to HTML and JUnit; runs lists, shows and compares saved runs', async () => {
+    const first = join(cli.dir, 'first.json');
+    const second = join(cli.dir, 'second.json');
+    copyFileSync(join(FIXTURES, fixtures[0]), first);
+    copyFileSync(join(FIXTURES, fixtures[fixtures.length - 1]), second);
+
+    const empty = await cli.run(['runs', '--json']);
+    expect(empty.exitCode).toBe(0);
+    expect(empty.json).toMatchObject({ runs: [], resultsDir: join(cli.stateDir, 'results') });
+
+    const rendered = await cli.run(['report', first, '--junit', 'out/junit.xml', '--save', '--json']);
+    expect(rendered.exitCode).toBe(0);
+    expect(rendered.json.reportFile).toBe(join(cli.dir, 'first.html'));
+    const html = readFileSync(rendered.json.reportFile, 'utf8');
+    expect(html).toMatch(/^<!doctype html>/);
+    expect(html).toContain('class="chart-svg"');
+    expect(junitShapeErrors(readFileSync(join(cli.dir, 'out/junit.xml'), 'utf8'))).toEqual([]);
+    expect(rendered.json.runId).toMatch(/^\d{8}-\d{6}-[a-z0-9-]+/);
+
+    const saved2 = await cli.run(['report', second, '-o', 'second-report.html', '--save', '--json']);
+    expect(saved2.exitCode).toBe(0);
+    expect(existsSync(join(cli.dir, 'second-report.html'))).toBe(true);
+
+    const list = await cli.run(['runs', '--json']);
+    expect(list.exitCode).toBe(0);
+    expect(list.json.runs).toHaveLength(2);
+    for (const r of list.json.runs) {
+      expect(r).toMatchObject({ id: expect.any(String), date: expect.any(String), scenario: expect.any(String), verdict: expect.any(String), durationMs: expect.any(Number) });
+      expect(r.mitigations.length).toBeGreaterThan(0);
+    }
+    const human = await cli.run(['runs']);
+    expect(human.stdout).toMatch(/^ID\s+DATE\s+SCENARIO\s+MITIGATIONS\s+VERDICT\s+STALE READS/m);
+    expect(human.stdout).toContain(rendered.json.runId);
+
+    const show = await cli.run(['runs', 'show', rendered.json.runId, '--json']);
+    expect(show.exitCode).toBe(0);
+    expect(show.json.report.runId).toBe(rendered.json.runId);
+    const showHuman = await cli.run(['runs', 'show', 'latest']);
+    expect(showHuman.stdout).toMatch(/replay:\s+cachectl /);
+
+    const cmp = await cli.run(['runs', 'compare', 'latest~1', 'latest', '--json']);
+    expect(cmp.exitCode).toBe(0);
+    expect(cmp.json.rows.length).toBeGreaterThan(0);
+    expect(cmp.json.rows[0]).toMatchObject({ series: expect.any(String), metric: expect.any(String) });
+    const cmpHuman = await cli.run(['runs', 'compare', 'latest~1', 'latest']);
+    expect(cmpHuman.stdout).toMatch(/METRIC\s+A\s+B\s+DELTA/);
+
+    // The saved id renders too (no path needed).
+    const byId = await cli.run(['report', rendered.json.runId, '--json']);
+    expect(byId.exitCode).toBe(0);
+    expect(existsSync(byId.json.reportFile)).toBe(true);
+  });
+
+  it('bad input is a usage error (exit 2) that says what to do', async () => {
+    const missing = await cli.run(['report', 'nope.json']);
+    expect(missing.exitCode).toBe(2);
+    expect(missing.stderr).toMatch(/no such file/);
+    expect(missing.stderr).toMatch(/next:/);
+    writeFileSync(join(cli.dir, 'other.json'), '{"hello": "world"}');
+    const notARun = await cli.run(['report', join(cli.dir, 'other.json')]);
+    expect(notARun.exitCode).toBe(2);
+    expect(notARun.stderr).toMatch(/is not a cachectl run/);
+    const unknown = await cli.run(['runs', 'show', 'no-such-run', '--json']);
+    expect(unknown.exitCode).toBe(2);
+    expect(unknown.json.error).toMatchObject({ code: 'USAGE', message: expect.stringMatching(/no saved run matches/) });
+  });
+});
