@@ -292,7 +292,7 @@ export class AsciiRequestDecoder {
       let delay = 0;
       if (ntokens !== (noreply ? 3 : 2)) {
         const d = safeStrtol(tok(t, 1));
-        if (d === undefined) return { type: 'reply', line: BAD_FORMAT, noreply };
+        if (d === undefined) return { type: 'reply', line: 'CLIENT_ERROR invalid exptime argument', noreply };
         delay = d;
       }
       return { type: 'flush_all', delay, noreply };
