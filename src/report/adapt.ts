@@ -68,18 +68,31 @@ function latencyOf(p: Obj): { p50: number | null; p99: number | null } {
   };
 }
 
-function toOperation(o: unknown, startWallMs: number | undefined): ReportOperation | undefined {
+/**
+ * One history operation (src/workload/history.ts HistoryOp: invoke/complete in ms since the
+ * workload started) as a report row in seconds on the run's timeline. offsetSec shifts workload
+ * time onto the chaos timeline; wall-clock ms (> 1e11) are rebased on startWallMs.
+ */
+function toOperation(o: unknown, startWallMs: number | undefined, offsetSec = 0): ReportOperation | undefined {
   if (!isObj(o)) return undefined;
-  // Histories carry wall-clock ms (invokeMs/completeMs or invoke/complete) or run-relative seconds.
   const rel = (v: unknown): number | null => {
     const n = num(v);
     if (n === undefined) return null;
-    if (startWallMs !== undefined && n > 1e11) return (n - startWallMs) / 1000;
-    return n > 1e5 ? n / 1000 : n;
+    if (n > 1e11) return startWallMs !== undefined ? (n - startWallMs) / 1000 : null;
+    return n / 1000 + offsetSec;
   };
-  const invoke = num(o.invokeSec) ?? rel(o.invokeMs ?? o.invokeAt ?? o.invoke ?? o.start) ?? 0;
-  const complete = num(o.completeSec) ?? rel(o.completeMs ?? o.completeAt ?? o.complete ?? o.end);
-  const version = o.version ?? o.versionSeen ?? o.versionWritten ?? o.value;
+  const invoke = num(o.invokeSec) ?? rel(o.invokeMs ?? o.invoke ?? o.start) ?? 0;
+  const complete = num(o.completeSec) ?? rel(o.completeMs ?? o.complete ?? o.end);
+  const version = o.version ?? o.versionSeen ?? o.versionWritten;
+  const notes = [
+    str(o.source) ? `from ${o.source}` : '',
+    str(o.cacheResult) ? `cache ${o.cacheResult}` : '',
+    str(o.reply) ? `reply ${o.reply}` : '',
+    num(o.baseVersion) !== undefined ? `base v${o.baseVersion}` : '',
+    num(o.commitAt) !== undefined ? `committed ${(((o.commitAt as number) / 1000) + offsetSec).toFixed(3)}s` : '',
+    num(o.ttl) !== undefined ? `ttl ${o.ttl}s` : '',
+    str(o.error ?? o.note ?? o.message) ?? '',
+  ].filter(Boolean);
   return {
     client: (o.client ?? o.clientId ?? o.process ?? '?') as string | number,
     op: String(o.op ?? o.type ?? o.f ?? '?'),
@@ -88,13 +101,13 @@ function toOperation(o: unknown, startWallMs: number | undefined): ReportOperati
     completeSec: complete,
     outcome: String(o.outcome ?? o.result ?? o.status ?? '?'),
     version: typeof version === 'number' || typeof version === 'string' ? version : null,
-    node: str(o.node ?? o.servedBy ?? o.source) ?? null,
-    ...(str(o.error ?? o.note ?? o.message) ? { note: str(o.error ?? o.note ?? o.message) } : {}),
+    node: str(o.node ?? o.servedBy ?? o.endpoint) ?? null,
+    ...(notes.length ? { note: notes.join(' · ') } : {}),
   };
 }
 
 /** Anomalies with their proving operations, from whatever list the checker provides. */
-function checkerAnomalies(check: unknown, startWallMs: number | undefined): { anomalies: ReportAnomaly[]; omitted: number } {
+function checkerAnomalies(check: unknown, startWallMs: number | undefined, offsetSec = 0): { anomalies: ReportAnomaly[]; omitted: number } {
   if (!isObj(check)) return { anomalies: [], omitted: 0 };
   const anomalies: ReportAnomaly[] = [];
   const pushFrom = (list: unknown, fallbackKind: string): void => {
@@ -103,11 +116,11 @@ function checkerAnomalies(check: unknown, startWallMs: number | undefined): { an
       if (!isObj(a)) continue;
       const opsRaw = a.operations ?? a.ops ?? a.proof ?? a.evidence;
       const ops = (Array.isArray(opsRaw) ? opsRaw : isObj(opsRaw) ? Object.values(opsRaw) : [])
-        .map((o) => toOperation(o, startWallMs))
+        .map((o) => toOperation(o, startWallMs, offsetSec))
         .filter((o): o is ReportOperation => o !== undefined);
       // A single read/write quoted directly on the anomaly (read, write, committed...).
       for (const field of ['read', 'write', 'op', 'operation', 'committed', 'first', 'second']) {
-        const op = toOperation(a[field], startWallMs);
+        const op = toOperation(a[field], startWallMs, offsetSec);
         if (op && isObj(a[field]) && (a[field] as Obj).op !== undefined) ops.push(op);
       }
       anomalies.push({
@@ -257,7 +270,7 @@ function chaosSeries(result: ChaosRunResult, run: MitigationRun): ReportSeries {
   const faultLabel = `fault: ${result.config.fault ?? 'injected'}${result.scenario === 'master-down' ? ' master' : ''}`;
   const windows = windowsFromEvents(run.timeline.events, faultPhase, run.durationMs / 1000, faultLabel);
   const events: ReportEvent[] = run.timeline.events.filter((e) => EVENT_KINDS_SHOWN.has(e.kind)).map((e) => ({ atSec: e.atMs / 1000, label: e.message }));
-  const { anomalies, omitted } = checkerAnomalies(run.check, Number.isNaN(startWall) ? undefined : startWall);
+  const { anomalies, omitted } = checkerAnomalies(run.check, Number.isNaN(startWall) ? undefined : startWall, (workloadStart?.atMs ?? 0) / 1000);
   const metrics = run.metrics as unknown as Record<string, unknown>;
   const totals: ReportTotals = {};
   for (const [k, v] of Object.entries(metrics)) if (num(v) !== undefined) totals[k] = v as number;

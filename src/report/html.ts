@@ -98,7 +98,7 @@ function renderHeader(input: ReportInput): string {
 
 function renderExpectations(input: ReportInput): string {
   if (input.expectations.length === 0) {
-    return `<section class="card wide"><h2>Expectations</h2><p class="muted">No <code>--expect</code> rules were given for this run; the verdict comes from the checker.</p></section>`;
+    return `<p class="muted no-rules">No <code>--expect</code> rules were given for this run: the verdict comes from the checker.</p>`;
   }
   const multi = input.series.length > 1;
   const rows = input.expectations
@@ -367,6 +367,7 @@ tr.failed td{background:#fff6f5}
 .anomaly .ops td,.anomaly .ops th{padding:3px 8px}
 .ops tr.op-fail td,.ops tr.op-unknown td{color:#8a4b00}
 .clean{color:var(--pass)}
+.no-rules{margin:-4px 0 14px;font-size:13px}
 footer{color:var(--muted);font-size:12px;margin-top:18px}
 @media (max-width:860px){main{padding:16px}.grid2{grid-template-columns:1fr}.top{flex-direction:column-reverse;gap:8px}}
 @media print{
@@ -442,9 +443,9 @@ export function renderHtmlReport(input: ReportInput, opts: RenderOptions = {}): 
     renderHeader(input),
     multi ? renderMatrix(input.series) : input.series[0] ? renderTiles(input.series[0]) : '',
     renderExpectations(input),
-    renderSettings(input),
     renderTimeline(input),
     renderAnomalies(input.series),
+    renderSettings(input),
   ].join('\n');
   return `<!doctype html>
 <html lang="en">
