@@ -6,12 +6,13 @@
  *
  * Paths are returned so the command can print them (and include them in --json).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { CachectlError } from '../errors.js';
 import { toReportInput } from './adapt.js';
 import { renderHtmlReport } from './html.js';
 import { writeJUnit } from './junit.js';
+import { renderMarkdownSummary } from './markdown.js';
 import { saveRun } from './store.js';
 import type { ReportInput } from './types.js';
 
@@ -26,6 +27,9 @@ export interface SaveRunArtifactsOptions {
   save?: boolean;
   /** cachectl version for the report footer */
   version?: string;
+  /** append a Markdown summary here; defaults to $GITHUB_STEP_SUMMARY when set (CI job pages) */
+  markdown?: string;
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface RunArtifacts {
@@ -33,6 +37,7 @@ export interface RunArtifacts {
   runFile?: string;
   reportFile?: string;
   junitFile?: string;
+  markdownFile?: string;
 }
 
 function writeOut(file: string, text: string, flag: string): string {
@@ -68,5 +73,14 @@ export function saveRunArtifacts(result: unknown, opts: SaveRunArtifactsOptions)
   }
   if (opts.report) out.reportFile = writeHtmlReportFile(input, opts.report, opts.version);
   if (opts.junit) out.junitFile = writeJUnitFile(input, opts.junit);
+  const markdown = opts.markdown ?? (opts.env ?? process.env).GITHUB_STEP_SUMMARY;
+  if (markdown) {
+    try {
+      appendFileSync(markdown, renderMarkdownSummary(input) + '\n');
+      out.markdownFile = resolve(markdown);
+    } catch {
+      // A CI summary is a nicety: never fail a run because the job page file is not writable.
+    }
+  }
   return out;
 }

@@ -1,6 +1,7 @@
 /** Public API of the report module: what commands and other modules import. */
 export { renderHtmlReport, type RenderOptions } from './html.js';
 export { writeJUnit } from './junit.js';
+export { renderMarkdownSummary } from './markdown.js';
 export { toReportInput, fromChaosRunResult, registerAdapter } from './adapt.js';
 export { saveRunArtifacts, writeHtmlReportFile, writeJUnitFile, type RunArtifacts, type SaveRunArtifactsOptions } from './artifacts.js';
 export { createProgress, type ProgressReporter, type ProgressSample, type PlannedPhase } from './progress.js';

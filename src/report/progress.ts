@@ -13,10 +13,14 @@ import type { Clock } from '../util/clock.js';
 import { systemClock } from '../util/clock.js';
 import type { PhaseName } from './types.js';
 
+/** One second of measurements. The workload runner's SecondStats fits as is (`fails` = errors),
+ *  so `onSecond: progress.second` wires it directly. */
 export interface ProgressSample {
   /** operations completed in the last second (all op types) */
   ops: number;
   errors?: number;
+  /** alias of errors (the workload runner's name) */
+  fails?: number;
   unknowns?: number;
   /** stale reads seen in this second (added to the running total) */
   staleReads?: number;
@@ -195,7 +199,7 @@ export function createProgress(opts: ProgressOptions = {}): ProgressReporter {
     },
     second: (sample) => {
       opsPerSec = sample.ops;
-      errors += sample.errors ?? 0;
+      errors += sample.errors ?? sample.fails ?? 0;
       unknowns += sample.unknowns ?? 0;
       staleReads += sample.staleReads ?? 0;
       draw();

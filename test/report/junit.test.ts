@@ -60,3 +60,17 @@ describe('the JUnit shape check itself', () => {
     expect(junitShapeErrors('<testsuites><testsuite name="a & b" tests="0" failures="0" errors="0" time="1"/></testsuites>')[0]).toMatch(/bare "&"/);
   });
 });
+
+describe('Markdown summary for CI job pages', () => {
+  it('verdict, one column per mitigation, rules, and the replay command; table-safe', async () => {
+    const { renderMarkdownSummary } = await import('../../src/report/markdown.js');
+    const result = syntheticChaos(['none', 'proxy-delete'], { stale: 2, failRule: true });
+    result.title = 'a | b';
+    const md = renderMarkdownSummary(fromChaosRunResult(result));
+    expect(md).toMatch(/^### ❌ a \\\| b — FAIL/);
+    expect(md).toContain('| | none | proxy-delete |');
+    expect(md).toContain('| stale reads | 8 | 0 |');
+    expect(md).toContain('| ❌ | `staleReads == 0` | none | 8 |');
+    expect(md).toContain('```sh\ncachectl chaos master-down --fault partition --seed 42\n```');
+  });
+});

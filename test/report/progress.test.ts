@@ -75,6 +75,16 @@ describe('live progress', () => {
     expect(p.line).toContain('stale reads 0');
   });
 
+  it("takes the workload runner's per-second stats as they are (fails = errors)", () => {
+    const p = createProgress({ stream: stream(true), minRedrawMs: 0, color: false, totalMs: 60_000 });
+    p.second({ ops: 900, fails: 4, unknowns: 1 });
+    p.second({ ops: 950, fails: 1, unknowns: 0 });
+    expect(p.line).toContain('950 ops/s');
+    expect(p.line).toContain('errors 5');
+    expect(p.line).toContain('unknown 1');
+    expect(p.line).toMatch(/0:00 \/ -1:00/);
+  });
+
   it('never wraps: the line is cut to the terminal width, colour codes not counted', () => {
     expect(truncateVisible('\x1b[1mabcdef\x1b[22m', 4)).toBe('\x1b[1mabc…\x1b[0m');
     expect(truncateVisible('abc', 10)).toBe('abc');

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -81,15 +81,20 @@ describe('saved runs', () => {
     expect(cmp.notes.join(' ')).toMatch(/different seeds/);
   });
 
-  it('saveRunArtifacts: saves the run and writes the HTML report and JUnit in one call', async () => {
+  it('saveRunArtifacts: saves the run and writes the HTML report, JUnit and the CI summary in one call', () => {
     const dir = tmp();
-    const out = saveRunArtifacts(syntheticChaos(['none'], { stale: 1, failRule: true }), { resultsDir: join(dir, 'results'), report: join(dir, 'r/report.html'), junit: join(dir, 'junit.xml') });
+    const out = saveRunArtifacts(syntheticChaos(['none'], { stale: 1, failRule: true }), {
+      resultsDir: join(dir, 'results'),
+      report: join(dir, 'r/report.html'),
+      junit: join(dir, 'junit.xml'),
+      env: { GITHUB_STEP_SUMMARY: join(dir, 'summary.md') },
+    });
+    expect(readFileSync(join(dir, 'summary.md'), 'utf8')).toMatch(/^### ❌/);
     expect(out.runId).toMatch(/^20261126-210000-master-down-seed42$/);
-    const { readFileSync } = await import('node:fs');
     expect(readFileSync(out.reportFile!, 'utf8')).toContain(out.runId!);
     expect(junitShapeErrors(readFileSync(out.junitFile!, 'utf8'))).toEqual([]);
     expect(listRuns(join(dir, 'results'))).toHaveLength(1);
-    const nosave = saveRunArtifacts(syntheticChaos(['none']), { resultsDir: join(dir, 'none'), save: false, report: join(dir, 'b.html') });
+    const nosave = saveRunArtifacts(syntheticChaos(['none']), { resultsDir: join(dir, 'none'), save: false, report: join(dir, 'b.html'), env: {} });
     expect(nosave.runId).toBeUndefined();
     expect(listRuns(join(dir, 'none'))).toEqual([]);
   });
