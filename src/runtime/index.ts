@@ -1,6 +1,5 @@
 import { request } from 'node:http';
 import type { CachectlConfig } from '../config/schema.js';
-import { CachectlError } from '../errors.js';
 import { LocalRuntime } from './local-runtime.js';
 import type { ClusterState, Runtime, RuntimeName } from './types.js';
 
@@ -47,26 +46,11 @@ export function dockerEngineAnswers(config: CachectlConfig, timeoutMs = 1500, en
 }
 
 // ---------------------------------------------------------------------------------------------
-// DOCKER RUNTIME PLUG-IN POINT (issue 6). The docker helper provides
-// src/runtime/docker-runtime.ts exporting `class DockerRuntime implements Runtime` with a
-// constructor `(config: CachectlConfig)`. It is loaded lazily so the local runtime never pays for
-// dockerode, and so this file compiles before that module exists. Once it lands, this may become a
-// static `import { DockerRuntime } from './docker-runtime.js'`.
-async function loadDockerRuntime(config: CachectlConfig): Promise<Runtime> {
-  const modulePath = './docker-runtime.js';
-  let mod: { DockerRuntime?: new (config: CachectlConfig) => Runtime };
-  try {
-    mod = (await import(modulePath)) as typeof mod;
-  } catch (err) {
-    throw new CachectlError('UNSUPPORTED', `the docker runtime is not available in this build: ${(err as Error).message}`, {
-      hint: 'use --runtime local, or rebuild with `npm run build`',
-      cause: err,
-    });
-  }
-  if (!mod.DockerRuntime) {
-    throw new CachectlError('UNSUPPORTED', 'the docker runtime module does not export DockerRuntime', { hint: 'use --runtime local' });
-  }
-  return new mod.DockerRuntime(config);
+// DOCKER RUNTIME (issue 6): src/runtime/docker-runtime.ts, loaded lazily so the local runtime never
+// pays for dockerode.
+async function loadDockerRuntime(config: CachectlConfig, env: NodeJS.ProcessEnv): Promise<Runtime> {
+  const { DockerRuntime } = await import('./docker-runtime.js');
+  return new DockerRuntime(config, env);
 }
 // ---------------------------------------------------------------------------------------------
 
@@ -76,12 +60,12 @@ export async function chooseRuntime(config: CachectlConfig, env: NodeJS.ProcessE
     case 'local':
       return { runtime: new LocalRuntime(config, env), requested: 'local', chosen: 'local', reason: 'runtime local requested' };
     case 'docker':
-      return { runtime: await loadDockerRuntime(config), requested: 'docker', chosen: 'docker', reason: 'runtime docker requested' };
+      return { runtime: await loadDockerRuntime(config, env), requested: 'docker', chosen: 'docker', reason: 'runtime docker requested' };
     case 'auto': {
       const where = dockerEndpoint(config, env);
       const label = where.socketPath ?? `${where.host}:${where.port}`;
       if (await dockerEngineAnswers(config, 1500, env)) {
-        return { runtime: await loadDockerRuntime(config), requested: 'auto', chosen: 'docker', reason: `auto: a Docker Engine answers at ${label}` };
+        return { runtime: await loadDockerRuntime(config, env), requested: 'auto', chosen: 'docker', reason: `auto: a Docker Engine answers at ${label}` };
       }
       return { runtime: new LocalRuntime(config, env), requested: 'auto', chosen: 'local', reason: `auto: no Docker Engine answers at ${label}, using local processes` };
     }
