@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
+import { openSync, closeSync, existsSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { accessSync, constants } from 'node:fs';
 import { CachectlError } from '../errors.js';
@@ -72,9 +72,15 @@ export function requireBinary(name: string, env: NodeJS.ProcessEnv = process.env
 function processGone(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return false;
   } catch {
     return true;
+  }
+  // A zombie has exited; only its parent (init, for the detached processes of `cachectl up`) has
+  // not reaped it yet, which some init processes do only every second or two.
+  try {
+    return /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return !existsSync('/proc/self/stat');
   }
 }
 
