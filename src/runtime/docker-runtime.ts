@@ -23,6 +23,8 @@ const PROXY_HEALTH_TIMEOUT_MS = 60_000;
 const STOP_GRACE_SECONDS = 3;
 const PULL_TIMEOUT_MS = 300_000;
 
+const IMAGE_FIELD = { memcached: 'docker.memcachedImage', toxiproxy: 'docker.toxiproxyImage', proxy: 'docker.proxyImage' } as const;
+
 /** Images cachectl builds itself (never pulled from a registry). */
 const BUILD_HINT = 'build it with `docker build -t <image> -f docker/Dockerfile .` in the cachectl checkout (or set docker.proxyImage)';
 
@@ -354,7 +356,12 @@ export class DockerRuntime implements Runtime {
       await container.start();
     } catch (err) {
       // Not recorded, but labelled: the caller's cleanup (down) removes it by label.
-      throw this.engineError(err, `starting container ${spec.containerName}`);
+      const field = IMAGE_FIELD[spec.kind];
+      throw new CachectlError('DEPENDENCY_FAILED', `container ${spec.containerName} (image ${spec.image}) could not start: ${engineMessage(err)}`, {
+        hint: `check that ${field} names the right image (it must run \`${spec.cmd.slice(0, 2).join(' ')} ...\`)${spec.kind === 'proxy' ? '; build it from docker/Dockerfile' : ''}`,
+        details: { container: spec.containerName, image: spec.image, field, engine: this.engineAddress },
+        cause: err,
+      });
     }
     return created;
   }

@@ -233,6 +233,18 @@ describe.skipIf(!engine.available)(`docker runtime on a real engine${skipReason}
     expect(await clusterContainers(pullConfig.name)).toEqual([]);
   });
 
+  it('an up that fails half-way (a container that cannot start) removes every container it created and writes no state', async () => {
+    // The memcached image has no `proxy` executable: the proxy container is created but cannot start.
+    config = testConfig({ proxy: { instances: 1 }, docker: { socketPath: engine.socketPath, network: 'host', ...TEST_IMAGES, proxyImage: TEST_IMAGES.memcachedImage } });
+    started.push(config);
+    const err = await upCluster(config, { env }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CachectlError);
+    expect((err as CachectlError).exitCode).toBe(3);
+    expect((err as CachectlError).message).toContain(`cachectl-${config.name}-proxy-0`);
+    expect(await clusterContainers(config.name)).toEqual([]);
+    expect(readState(config.stateDir, config.name)).toBeUndefined();
+  });
+
   it.skipIf(!proxyReady)(`a write through the cachectl proxy container reaches the master and slave containers${proxyReady ? '' : ' (skipped: dist/commands/proxy.js is not built yet)'}`, async () => {
     config = testConfig({ proxy: { instances: 1 } });
     started.push(config);
@@ -247,6 +259,14 @@ describe.skipIf(!engine.available)(`docker runtime on a real engine${skipReason}
     expect(await get(slave.endpoint.host, slave.endpoint.port, 'via-proxy')).toBe('replicated');
     const status = await clusterStatus(config, { env });
     expect(status.components.find((c) => c.name === 'proxy-0')?.healthy).toBe(true);
+
+    // kill -9 and restart of the proxy container: it serves again on the same endpoint
+    const runtime = new DockerRuntime(config, env);
+    state = await runtime.killNode(state, 'proxy-0');
+    expect(await runtime.isRunning(state, 'proxy-0')).toBe(false);
+    expect(await isPortOpen(proxy.endpoint.host, proxy.endpoint.port)).toBe(false);
+    state = await runtime.startNode(state, 'proxy-0');
+    expect(await get(proxy.endpoint.host, proxy.endpoint.port, 'via-proxy')).toBe('replicated');
   });
 });
 
