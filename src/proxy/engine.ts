@@ -15,6 +15,7 @@ import {
 } from '../protocol/binary.js';
 import { BackendNode, type BackendFailure, type BackendOptions } from './backend.js';
 import type { ProxyConfigUpdate, ProxyRuntimeConfig, ProxyShard } from './config.js';
+import { KetamaRing } from './ketama.js';
 import { PendingInvalidationLog } from './pending-log.js';
 import { ProxyStats, type ProxyStatsView, type NodeStatsView } from './stats.js';
 
@@ -77,16 +78,6 @@ interface ShardRuntime {
   masterFailures: number;
 }
 
-function fnv1a(data: Buffer | string): number {
-  let h = 0x811c9dc5;
-  if (typeof data === 'string') data = Buffer.from(data);
-  for (let i = 0; i < data.length; i++) {
-    h ^= data[i];
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h >>> 0;
-}
-
 export interface EngineOptions {
   name: string;
   config: ProxyRuntimeConfig;
@@ -102,7 +93,8 @@ export class ProxyEngine {
   private readonly nodeOptions: BackendOptions;
   private readonly nodes = new Map<string, BackendNode>();
   private shards: ShardRuntime[] = [];
-  private ring: { point: number; shard: number }[] = [];
+  /** ketama continuum over the shard names (null with a single shard: no hashing needed) */
+  private ring: KetamaRing | null = null;
   private balance = 0;
   private retryTimer: NodeJS.Timeout;
   private readonly retrying = new Set<string>();
@@ -158,27 +150,12 @@ export class ProxyEngine {
       }
     }
     this.shards = next;
-    this.ring = [];
-    if (next.length > 1) {
-      next.forEach((s, i) => {
-        for (let v = 0; v < 160; v++) this.ring.push({ point: fnv1a(`${s.name}-${v}`), shard: i });
-      });
-      this.ring.sort((a, b) => a.point - b.point);
-    }
+    this.ring = next.length > 1 ? new KetamaRing(next.map((s) => ({ name: s.name }))) : null;
   }
 
   private route(key: Buffer): ShardRuntime {
-    if (this.shards.length === 1) return this.shards[0];
-    const h = fnv1a(key);
-    const ring = this.ring;
-    let lo = 0;
-    let hi = ring.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (ring[mid].point < h) lo = mid + 1;
-      else hi = mid;
-    }
-    return this.shards[ring[lo === ring.length ? 0 : lo].shard];
+    if (!this.ring) return this.shards[0];
+    return this.shards[this.ring.indexFor(key)];
   }
 
   /** PUT /config: validate, refuse stale epochs, apply atomically. */
