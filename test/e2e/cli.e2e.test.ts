@@ -22,6 +22,8 @@ describe('cachectl CLI (built)', () => {
     const root = await runCli(['--help']);
     expect(root.exitCode).toBe(0);
     for (const cmd of ['up', 'status', 'down']) expect(root.stdout).toMatch(new RegExp(`^\\s+${cmd}\\s`, 'm'));
+    // The shared base class lives in src/commands but is not a command.
+    expect(root.stdout).not.toContain('base-command');
     const up = await runCli(['up', '--help']);
     expect(up.exitCode).toBe(0);
     expect(up.stdout).toContain('EXAMPLES');
