@@ -1,0 +1,552 @@
+import type { HistoryOp, OpType } from '../workload/history.js';
+import type { FinalScan, NodeVersion } from '../workload/scan.js';
+import { summarizeDivergence, type DivergenceReport } from './divergence.js';
+import { NumberList, percentileSorted, round, summarizeLatencies, type LatencySummary } from './stats.js';
+
+/**
+ * The consistency checker (DESIGN.md section 5). Input: a workload history and, optionally, the
+ * final scan of master, slave and database. Output: a JSON-serialisable report with a verdict,
+ * every number behind it, and the operations and keys that prove each anomaly.
+ *
+ * Stale read: a cache read returned version v although an update of that key with a version > v
+ * had completed (database commit AND the writer's cache write, successful or not) before the read
+ * began. Counting from the bare database commit instead would flag the window every cache-aside
+ * writer has between its commit and its cache write, so fault-free runs would never be clean; reads
+ * in that window are reported separately as `inWriteWindow` (not an anomaly).
+ * Lost update: two CAS STORED from the same token on the same item version.
+ * Acknowledged write missing: a cache write the master acknowledged (CAS or add STORED) whose version
+ * the master no longer holds (nor a newer one) at the end.
+ */
+
+export interface CheckOptions {
+  /** how many proving examples to list per anomaly (default 20) */
+  maxExamples?: number;
+}
+
+export interface StaleReadProof {
+  read: HistoryOp;
+  /** the completed update that made the returned version obsolete (the newest one before the read began) */
+  newerUpdate: { id: number; client: number; version: number; commitAt: number; complete: number; outcome: string; cacheResult?: string };
+  /** ms between the database commit of the first newer version and the read's start */
+  ageMs: number;
+  /** newest completed version before the read began minus the version read */
+  versionsBehind: number;
+}
+
+export interface LostUpdateProof {
+  key: string;
+  token: string;
+  baseVersion?: number;
+  /** the CAS operations that all got STORED with that token */
+  ops: HistoryOp[];
+}
+
+export interface MissingWriteProof {
+  key: string;
+  ackedVersion: number;
+  ack: HistoryOp;
+  master: NodeVersion;
+}
+
+export interface CheckResult {
+  name: 'stale-reads' | 'lost-updates' | 'missing-acked-writes' | 'divergence' | 'corrupt-reads' | 'impossible-reads';
+  /** null when it could not be judged (e.g. no final scan) */
+  ok: boolean | null;
+  value: number;
+  message: string;
+}
+
+export interface PerSecond {
+  /** second since the run started: ops completing in [second, second+1) s */
+  second: number;
+  ops: number;
+  reads: number;
+  updates: number;
+  cacheWrites: number;
+  slaveWrites: number;
+  ok: number;
+  fails: number;
+  unknowns: number;
+  staleReads: number;
+  hits: number;
+  misses: number;
+  hitRate: number | null;
+  dbReads: number;
+  readP50Ms: number;
+  readP99Ms: number;
+  updateP50Ms: number;
+  updateP99Ms: number;
+}
+
+export interface CheckReport {
+  verdict: { ok: boolean; summary: string; checks: CheckResult[] };
+  totals: {
+    ops: number;
+    reads: number;
+    updates: number;
+    cacheWrites: number;
+    slaveWrites: number;
+    ok: number;
+    fail: number;
+    unknown: number;
+    durationMs: number;
+    /** logical ops (reads + updates) per second */
+    opsPerSecond: number;
+    keysTouched: number;
+  };
+  staleReads: {
+    count: number;
+    /** of cache-served reads */
+    rate: number;
+    cacheReads: number;
+    maxAgeMs: number;
+    p50AgeMs: number;
+    p99AgeMs: number;
+    maxVersionsBehind: number;
+    meanVersionsBehind: number;
+    keys: number;
+    /** reads that returned an older version while a newer one was committed but its writer had not finished: inherent to cache-aside, not counted */
+    inWriteWindow: number;
+    examples: StaleReadProof[];
+  };
+  lostUpdates: { count: number; casStored: number; examples: LostUpdateProof[] };
+  missingAckedWrites: { judged: boolean; count: number; keysJudged: number; keysUnjudged: number; examples: MissingWriteProof[] };
+  divergence: (DivergenceReport & { judged: true }) | { judged: false };
+  corruptReads: { count: number; examples: HistoryOp[] };
+  impossibleReads: { count: number; examples: Array<{ read: HistoryOp; newestKnownVersion: number }> };
+  costs: {
+    hits: number;
+    misses: number;
+    cacheErrors: number;
+    hitRate: number | null;
+    dbReads: number;
+    dbReadsPerSecond: number;
+    dbCommits: number;
+  };
+  outcomes: Record<string, { ok: number; fail: number; unknown: number }>;
+  latency: Partial<Record<OpType, LatencySummary>>;
+  throughput: Partial<Record<OpType, number>>;
+  perSecond: PerSecond[];
+}
+
+interface KeyUpdates {
+  /** sorted by complete */
+  byComplete: HistoryOp[];
+  prefixMaxVersion: Int32Array | Float64Array;
+  prefixMaxIndex: Int32Array;
+  /** sorted by version: for "first commit of a newer version" */
+  byVersion: HistoryOp[];
+  suffixMinCommit: Float64Array;
+  /** sorted by commitAt */
+  byCommit: HistoryOp[];
+  prefixMaxCommittedVersion: Float64Array;
+  firstVersion: number;
+}
+
+/** index of the last element with f(el) < x in an array sorted ascending by f; -1 if none */
+function lastBefore<T>(arr: T[], x: number, f: (t: T) => number): number {
+  let lo = 0;
+  let hi = arr.length - 1;
+  let ans = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (f(arr[mid]) < x) {
+      ans = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return ans;
+}
+
+function indexUpdates(updates: HistoryOp[]): KeyUpdates {
+  const byComplete = updates.slice().sort((a, b) => a.complete - b.complete);
+  const prefixMaxVersion = new Float64Array(byComplete.length);
+  const prefixMaxIndex = new Int32Array(byComplete.length);
+  let best = -1;
+  let bestIdx = -1;
+  for (let i = 0; i < byComplete.length; i++) {
+    const v = byComplete[i].version ?? -1;
+    if (v > best) {
+      best = v;
+      bestIdx = i;
+    }
+    prefixMaxVersion[i] = best;
+    prefixMaxIndex[i] = bestIdx;
+  }
+  const byVersion = updates.slice().sort((a, b) => (a.version ?? 0) - (b.version ?? 0));
+  const suffixMinCommit = new Float64Array(byVersion.length);
+  let min = Infinity;
+  for (let i = byVersion.length - 1; i >= 0; i--) {
+    min = Math.min(min, byVersion[i].commitAt ?? byVersion[i].invoke);
+    suffixMinCommit[i] = min;
+  }
+  const byCommit = updates.slice().sort((a, b) => (a.commitAt ?? a.invoke) - (b.commitAt ?? b.invoke));
+  const prefixMaxCommittedVersion = new Float64Array(byCommit.length);
+  best = -1;
+  for (let i = 0; i < byCommit.length; i++) {
+    best = Math.max(best, byCommit[i].version ?? -1);
+    prefixMaxCommittedVersion[i] = best;
+  }
+  return { byComplete, prefixMaxVersion, prefixMaxIndex, byVersion, suffixMinCommit, byCommit, prefixMaxCommittedVersion, firstVersion: byVersion.length ? (byVersion[0].version ?? 0) : 0 };
+}
+
+function emptyBucket(second: number): PerSecond & { readLat: number[]; updateLat: number[] } {
+  return {
+    second,
+    ops: 0,
+    reads: 0,
+    updates: 0,
+    cacheWrites: 0,
+    slaveWrites: 0,
+    ok: 0,
+    fails: 0,
+    unknowns: 0,
+    staleReads: 0,
+    hits: 0,
+    misses: 0,
+    hitRate: null,
+    dbReads: 0,
+    readP50Ms: 0,
+    readP99Ms: 0,
+    updateP50Ms: 0,
+    updateP99Ms: 0,
+    readLat: [],
+    updateLat: [],
+  };
+}
+
+export function checkHistory(history: readonly HistoryOp[] | { ops: readonly HistoryOp[] }, finalScan?: FinalScan, options: CheckOptions = {}): CheckReport {
+  const ops: readonly HistoryOp[] = Array.isArray(history) ? history : (history as { ops: readonly HistoryOp[] }).ops;
+  const maxExamples = options.maxExamples ?? 20;
+
+  // ---- one pass: group by key, outcomes, latencies, per-second counts ----
+  const updatesByKey = new Map<string, HistoryOp[]>();
+  const cacheReadsByKey = new Map<string, HistoryOp[]>();
+  const latencies: Partial<Record<OpType, NumberList>> = {};
+  const outcomes: Record<string, { ok: number; fail: number; unknown: number }> = {};
+  const buckets: Array<ReturnType<typeof emptyBucket>> = [];
+  const bucket = (t: number): ReturnType<typeof emptyBucket> => {
+    const s = Math.max(0, Math.floor(t / 1000));
+    for (let i = buckets.length; i <= s; i++) buckets.push(emptyBucket(i));
+    return buckets[s];
+  };
+  const casStored = new Map<string, HistoryOp[]>();
+  const ackedMaxByKey = new Map<string, HistoryOp>();
+  const corrupt: HistoryOp[] = [];
+  const keys = new Set<string>();
+  let corruptCount = 0;
+  let start = Infinity;
+  let end = -Infinity;
+  let reads = 0;
+  let updates = 0;
+  let cacheWrites = 0;
+  let slaveWrites = 0;
+  let hits = 0;
+  let misses = 0;
+  let cacheErrors = 0;
+  let dbReads = 0;
+  let casStoredCount = 0;
+  const totalOutcomes = { ok: 0, fail: 0, unknown: 0 };
+
+  for (const op of ops) {
+    keys.add(op.key);
+    if (op.invoke < start) start = op.invoke;
+    if (op.complete > end) end = op.complete;
+    const o = (outcomes[op.op] ??= { ok: 0, fail: 0, unknown: 0 });
+    o[op.outcome]++;
+    const latency = op.complete - op.invoke;
+    (latencies[op.op] ??= new NumberList(1024)).push(latency);
+    const b = bucket(op.complete);
+    switch (op.op) {
+      case 'read': {
+        reads++;
+        totalOutcomes[op.outcome]++;
+        b.reads++;
+        b.ops++;
+        b.readLat.push(latency);
+        if (op.outcome === 'ok') b.ok++;
+        else if (op.outcome === 'fail') b.fails++;
+        else b.unknowns++;
+        if (op.dbRead) {
+          dbReads++;
+          b.dbReads++;
+        }
+        if (op.source === 'cache') {
+          hits++;
+          b.hits++;
+          if (op.corrupt) {
+            corruptCount++;
+            if (corrupt.length < maxExamples) corrupt.push(op);
+          } else if (op.version !== undefined) {
+            let list = cacheReadsByKey.get(op.key);
+            if (!list) cacheReadsByKey.set(op.key, (list = []));
+            list.push(op);
+          }
+        } else if (op.outcome === 'ok') {
+          misses++;
+          b.misses++;
+        } else cacheErrors++;
+        break;
+      }
+      case 'update': {
+        updates++;
+        totalOutcomes[op.outcome]++;
+        b.updates++;
+        b.ops++;
+        b.updateLat.push(latency);
+        if (op.outcome === 'ok') b.ok++;
+        else if (op.outcome === 'fail') b.fails++;
+        else b.unknowns++;
+        let list = updatesByKey.get(op.key);
+        if (!list) updatesByKey.set(op.key, (list = []));
+        list.push(op);
+        break;
+      }
+      case 'cas':
+      case 'add': {
+        cacheWrites++;
+        b.cacheWrites++;
+        if (op.outcome === 'unknown') b.unknowns++;
+        if (op.outcome === 'ok' && op.reply === 'stored' && op.node !== 'slave' && op.version !== undefined) {
+          const prev = ackedMaxByKey.get(op.key);
+          if (!prev || (prev.version ?? -1) < op.version) ackedMaxByKey.set(op.key, op);
+          if (op.op === 'cas' && op.token !== undefined) {
+            casStoredCount++;
+            const id = `${op.key}\u0000${op.token}\u0000${op.baseVersion ?? ''}`;
+            const group = casStored.get(id);
+            if (group) group.push(op);
+            else casStored.set(id, [op]);
+          }
+        }
+        break;
+      }
+      case 'slave-write':
+        slaveWrites++;
+        b.slaveWrites++;
+        break;
+    }
+  }
+  if (ops.length === 0) {
+    start = 0;
+    end = 0;
+  }
+  const durationMs = Math.max(0, end - Math.min(start, 0 === ops.length ? 0 : start));
+  const durationS = durationMs / 1000;
+
+  // ---- stale reads, impossible reads ----
+  const staleExamples: StaleReadProof[] = [];
+  const impossibleExamples: Array<{ read: HistoryOp; newestKnownVersion: number }> = [];
+  let staleCount = 0;
+  let impossibleCount = 0;
+  let inWriteWindow = 0;
+  let cacheReads = 0;
+  let sumBehind = 0;
+  let maxBehind = 0;
+  const ages = new NumberList(64);
+  const staleKeys = new Set<string>();
+  for (const [key, readsOfKey] of cacheReadsByKey) {
+    cacheReads += readsOfKey.length;
+    const ups = updatesByKey.get(key);
+    if (!ups || ups.length === 0) continue;
+    const idx = indexUpdates(ups);
+    for (const read of readsOfKey) {
+      const v = read.version as number;
+      // impossible: newer than anything committed by the time the read finished
+      const ci = lastBefore(idx.byCommit, read.complete, (u) => u.commitAt ?? u.invoke);
+      const newestCommitted = Math.max(idx.firstVersion - 1, ci >= 0 ? idx.prefixMaxCommittedVersion[ci] : -1);
+      if (v > newestCommitted) {
+        impossibleCount++;
+        if (impossibleExamples.length < maxExamples) impossibleExamples.push({ read, newestKnownVersion: newestCommitted });
+        continue;
+      }
+      const i = lastBefore(idx.byComplete, read.invoke, (u) => u.complete);
+      const newestCompleted = i >= 0 ? idx.prefixMaxVersion[i] : -1;
+      if (newestCompleted > v) {
+        staleCount++;
+        staleKeys.add(key);
+        const behind = newestCompleted - v;
+        sumBehind += behind;
+        if (behind > maxBehind) maxBehind = behind;
+        // first commit of any version newer than v
+        const vi = lastBefore(idx.byVersion, v + 1, (u) => u.version ?? 0) + 1;
+        const firstNewerCommit = vi < idx.byVersion.length ? idx.suffixMinCommit[vi] : read.invoke;
+        const age = Math.max(0, read.invoke - firstNewerCommit);
+        ages.push(age);
+        bucket(read.complete).staleReads++;
+        if (staleExamples.length < maxExamples) {
+          const u = idx.byComplete[idx.prefixMaxIndex[i]];
+          staleExamples.push({
+            read,
+            newerUpdate: { id: u.id, client: u.client, version: u.version ?? 0, commitAt: u.commitAt ?? u.invoke, complete: u.complete, outcome: u.outcome, cacheResult: u.cacheResult },
+            ageMs: round(age),
+            versionsBehind: behind,
+          });
+        }
+      } else {
+        const ci2 = lastBefore(idx.byCommit, read.invoke, (u) => u.commitAt ?? u.invoke);
+        if (ci2 >= 0 && idx.prefixMaxCommittedVersion[ci2] > v) inWriteWindow++;
+      }
+    }
+  }
+  const ageArr = ages.toArray().sort();
+
+  // ---- lost updates ----
+  const lostExamples: LostUpdateProof[] = [];
+  let lostCount = 0;
+  for (const group of casStored.values()) {
+    if (group.length < 2) continue;
+    lostCount += group.length - 1;
+    if (lostExamples.length < maxExamples) lostExamples.push({ key: group[0].key, token: group[0].token ?? '', baseVersion: group[0].baseVersion, ops: group });
+  }
+
+  // ---- acknowledged writes missing from the master, divergence ----
+  let missingAckedWrites: CheckReport['missingAckedWrites'] = { judged: false, count: 0, keysJudged: 0, keysUnjudged: ackedMaxByKey.size, examples: [] };
+  let divergence: CheckReport['divergence'] = { judged: false };
+  if (finalScan) {
+    const masterByKey = new Map<string, NodeVersion>();
+    for (const row of finalScan.keys) masterByKey.set(row.key, row.master);
+    const examples: MissingWriteProof[] = [];
+    let count = 0;
+    let judged = 0;
+    let unjudged = 0;
+    for (const [key, ack] of ackedMaxByKey) {
+      const master = masterByKey.get(key);
+      if (master === undefined || master === 'unreachable') {
+        unjudged++;
+        continue;
+      }
+      judged++;
+      const acked = ack.version as number;
+      if (typeof master !== 'number' || master < acked) {
+        count++;
+        if (examples.length < maxExamples) examples.push({ key, ackedVersion: acked, ack, master });
+      }
+    }
+    missingAckedWrites = { judged: judged > 0 || unjudged === 0, count, keysJudged: judged, keysUnjudged: unjudged, examples };
+    divergence = { judged: true, ...summarizeDivergence(finalScan, maxExamples) };
+  }
+
+  // ---- per second ----
+  const perSecond: PerSecond[] = buckets.map((b) => {
+    const readLat = Float64Array.from(b.readLat).sort();
+    const updateLat = Float64Array.from(b.updateLat).sort();
+    const { readLat: _r, updateLat: _u, ...rest } = b;
+    return {
+      ...rest,
+      hitRate: b.hits + b.misses > 0 ? round(b.hits / (b.hits + b.misses), 4) : null,
+      readP50Ms: round(percentileSorted(readLat, 50)),
+      readP99Ms: round(percentileSorted(readLat, 99)),
+      updateP50Ms: round(percentileSorted(updateLat, 50)),
+      updateP99Ms: round(percentileSorted(updateLat, 99)),
+    };
+  });
+
+  const latency: CheckReport['latency'] = {};
+  const throughput: CheckReport['throughput'] = {};
+  for (const [op, list] of Object.entries(latencies) as Array<[OpType, NumberList]>) {
+    latency[op] = summarizeLatencies(list.toArray());
+    throughput[op] = durationS > 0 ? round(list.length / durationS, 1) : 0;
+  }
+
+  // ---- verdict ----
+  const checks: CheckResult[] = [
+    {
+      name: 'stale-reads',
+      ok: staleCount === 0,
+      value: staleCount,
+      message:
+        staleCount === 0
+          ? `no stale reads in ${cacheReads} cache reads`
+          : `${staleCount} stale reads on ${staleKeys.size} keys (up to ${maxBehind} versions behind, max age ${round(ageArr.length ? ageArr[ageArr.length - 1] : 0, 1)} ms)`,
+    },
+    {
+      name: 'lost-updates',
+      ok: lostCount === 0,
+      value: lostCount,
+      message: lostCount === 0 ? `no lost updates in ${casStoredCount} stored CAS writes` : `${lostCount} lost updates: several CAS writes STORED from one token`,
+    },
+    missingAckedWrites.judged
+      ? {
+          name: 'missing-acked-writes',
+          ok: missingAckedWrites.count === 0,
+          value: missingAckedWrites.count,
+          message:
+            missingAckedWrites.count === 0
+              ? `the master holds every acknowledged write (${missingAckedWrites.keysJudged} keys judged${missingAckedWrites.keysUnjudged ? `, ${missingAckedWrites.keysUnjudged} unreachable` : ''})`
+              : `${missingAckedWrites.count} keys lost an acknowledged write on the master`,
+        }
+      : { name: 'missing-acked-writes', ok: null, value: 0, message: finalScan ? 'not judged: the master was unreachable in the final scan' : 'not judged: no final scan' },
+    divergence.judged
+      ? {
+          name: 'divergence',
+          ok: divergence.divergent === 0,
+          value: divergence.divergent,
+          message:
+            divergence.divergent === 0
+              ? `master and slave agree${divergence.againstDatabase ? ' with the database' : ''} on all ${divergence.keys - divergence.unreachable} reachable keys`
+              : `${divergence.divergent} of ${divergence.keys} keys diverge (${divergence.stale} stale: slave ${divergence.states['slave-stale']}, master ${divergence.states['master-stale']}, both ${divergence.states['both-stale']}; missing: master ${divergence.states['master-missing']}, slave ${divergence.states['slave-missing']})`,
+        }
+      : { name: 'divergence', ok: null, value: 0, message: 'not judged: no final scan' },
+    { name: 'corrupt-reads', ok: corruptCount === 0, value: corruptCount, message: corruptCount === 0 ? 'every cached value decoded to its own key' : `${corruptCount} reads returned bytes that are not this key's value` },
+    {
+      name: 'impossible-reads',
+      ok: impossibleCount === 0,
+      value: impossibleCount,
+      message: impossibleCount === 0 ? 'no read returned a version the database never committed' : `${impossibleCount} reads returned a version newer than any committed`,
+    },
+  ];
+  const failed = checks.filter((c) => c.ok === false);
+  const verdict = {
+    ok: failed.length === 0,
+    summary: failed.length === 0 ? `consistent: ${checks.filter((c) => c.ok === true).length} checks passed` : `INCONSISTENT: ${failed.map((c) => `${c.name} ${c.value}`).join(', ')}`,
+    checks,
+  };
+
+  return {
+    verdict,
+    totals: {
+      ops: reads + updates,
+      reads,
+      updates,
+      cacheWrites,
+      slaveWrites,
+      ok: totalOutcomes.ok,
+      fail: totalOutcomes.fail,
+      unknown: totalOutcomes.unknown,
+      durationMs: round(durationMs),
+      opsPerSecond: durationS > 0 ? round((reads + updates) / durationS, 1) : 0,
+      keysTouched: keys.size,
+    },
+    staleReads: {
+      count: staleCount,
+      rate: cacheReads > 0 ? round(staleCount / cacheReads, 6) : 0,
+      cacheReads,
+      maxAgeMs: round(ageArr.length ? ageArr[ageArr.length - 1] : 0),
+      p50AgeMs: round(percentileSorted(ageArr, 50)),
+      p99AgeMs: round(percentileSorted(ageArr, 99)),
+      maxVersionsBehind: maxBehind,
+      meanVersionsBehind: staleCount > 0 ? round(sumBehind / staleCount) : 0,
+      keys: staleKeys.size,
+      inWriteWindow,
+      examples: staleExamples,
+    },
+    lostUpdates: { count: lostCount, casStored: casStoredCount, examples: lostExamples },
+    missingAckedWrites,
+    divergence,
+    corruptReads: { count: corruptCount, examples: corrupt },
+    impossibleReads: { count: impossibleCount, examples: impossibleExamples },
+    costs: {
+      hits,
+      misses,
+      cacheErrors,
+      hitRate: hits + misses > 0 ? round(hits / (hits + misses), 4) : null,
+      dbReads,
+      dbReadsPerSecond: durationS > 0 ? round(dbReads / durationS, 1) : 0,
+      dbCommits: updates,
+    },
+    outcomes,
+    latency,
+    throughput,
+    perSecond,
+  };
+}
