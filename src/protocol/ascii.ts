@@ -302,9 +302,8 @@ export class AsciiRequestDecoder {
     if (tokIs(t, 0, 'quit')) return { type: 'quit' };
     if (tokIs(t, 0, 'verbosity')) {
       if (ntokens !== 3 && ntokens !== 4) return ERROR;
-      const noreply = noreplyMaybe();
-      if (noreply && ntokens === 3) return ERROR;
-      return { type: 'verbosity', noreply };
+      // memcached 1.6 answers nothing at all to "verbosity noreply"
+      return { type: 'verbosity', noreply: noreplyMaybe() };
     }
     if (tokIs(t, 0, 'stats')) {
       const args: string[] = [];

@@ -93,6 +93,7 @@ export class AsciiSession {
           });
           return;
         }
+        if (req.keys.length === 0) return replies.complete(slot, END); // "gat 10": no keys
         const parts: (Buffer[] | null)[] = new Array(req.keys.length).fill(null);
         let remaining = req.keys.length;
         let failed: Buffer | null = null;

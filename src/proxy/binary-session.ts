@@ -123,8 +123,6 @@ export class BinarySession {
       case Op.GAT:
       case Op.GATK:
         return e === 4 && k !== 0;
-      case Op.Verbosity:
-        return e === 4 && k === 0 && b === 4;
       default:
         return true;
     }
@@ -191,9 +189,6 @@ export class BinarySession {
       case Op.Noop:
         replies.complete(slot, encodeResponse({ opcode, opaque }));
         return;
-      case Op.Verbosity:
-        replies.complete(slot, encodeResponse({ opcode, opaque }));
-        return;
       case Op.Quit:
         replies.complete(slot, quiet ? null : encodeResponse({ opcode, opaque }), true);
         return;
@@ -209,7 +204,8 @@ export class BinarySession {
         });
         return;
       default:
-        // SASL without SASL configured, and anything unknown: memcached answers 0x0081 and stays in sync
+        // SASL without SASL configured, verbosity (memcached 1.6 has no binary verbosity) and anything
+        // unknown: 0x0081 "Unknown command", body skipped, stream stays in sync
         engine.stats.command('unknown').requests++;
         replies.complete(slot, encodeErrorResponse(opcode, Status.UnknownCommand, opaque));
     }
