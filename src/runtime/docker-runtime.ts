@@ -90,7 +90,7 @@ export class DockerRuntime implements Runtime {
       components: [],
       toxiproxy: { api: dockerPlan.toxiproxyApi, links: [] },
       adminToken,
-      docker: { networkName: dockerPlan.networkName, label: `${CLUSTER_LABEL}=${config.name}` },
+      docker: { networkName: dockerPlan.networkName, label: `${CLUSTER_LABEL}=${config.name}`, engine: this.engineAddress },
     };
     // Written after every step, so `cachectl down` can clean up even if this process dies mid-way.
     const record = (c: ComponentState): void => {
@@ -141,6 +141,7 @@ export class DockerRuntime implements Runtime {
 
   /** Remove this cluster's containers and network: the ones the state names and any other carrying its label. */
   async down(state: ClusterState): Promise<void> {
+    this.checkSameEngine(state);
     await this.ensureEngine();
     const ids = new Set(state.components.map((c) => c.containerId).filter((id): id is string => Boolean(id)));
     const labelled = await this.docker.listContainers({ all: true, filters: { label: [`${CLUSTER_LABEL}=${state.name}`] } });
@@ -165,6 +166,7 @@ export class DockerRuntime implements Runtime {
   }
 
   async isRunning(state: ClusterState, name: string): Promise<boolean> {
+    this.checkSameEngine(state);
     const c = this.component(state, name);
     if (!c.containerId) return false;
     try {
@@ -177,6 +179,7 @@ export class DockerRuntime implements Runtime {
   }
 
   async stopNode(state: ClusterState, name: string): Promise<ClusterState> {
+    this.checkSameEngine(state);
     const c = this.component(state, name);
     await this.ensureEngine();
     if (c.containerId) {
@@ -192,6 +195,7 @@ export class DockerRuntime implements Runtime {
   }
 
   async killNode(state: ClusterState, name: string): Promise<ClusterState> {
+    this.checkSameEngine(state);
     const c = this.component(state, name);
     await this.ensureEngine();
     if (c.containerId) {
@@ -238,6 +242,17 @@ export class DockerRuntime implements Runtime {
   }
 
   // ----- engine -------------------------------------------------------------------------------
+
+  /** A cluster started on one engine is never looked for (or "cleaned up") on another. */
+  private checkSameEngine(state: ClusterState): void {
+    const recorded = state.docker?.engine;
+    if (recorded && recorded !== this.engineAddress) {
+      throw new CachectlError('STATE_CONFLICT', `cluster "${state.name}" was started on the Docker Engine at ${recorded}, but this command talks to ${this.engineAddress}`, {
+        hint: `run it with DOCKER_HOST=${recorded}`,
+        details: { recorded, current: this.engineAddress },
+      });
+    }
+  }
 
   /** The engine answers, or a clear exit-3 error naming where we looked and what to do. */
   async ensureEngine(): Promise<void> {

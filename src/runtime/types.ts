@@ -56,7 +56,13 @@ export interface ClusterState {
   /** admin token guarding mutating proxy admin calls */
   adminToken: string;
   /** docker runtime bookkeeping (network id, label) */
-  docker?: { networkId?: string; networkName?: string; label: string };
+  docker?: {
+    networkId?: string;
+    networkName?: string;
+    label: string;
+    /** the engine the containers live on (unix:///... or tcp://...), so later commands use the same one */
+    engine?: string;
+  };
 }
 
 export interface ComponentStatus {
@@ -100,4 +106,13 @@ export interface Runtime {
   killNode(state: ClusterState, name: string): Promise<ClusterState>;
   /** Start a stopped or killed component again (memcached comes back empty). */
   startNode(state: ClusterState, name: string): Promise<ClusterState>;
+  /**
+   * Start one more master/slave pair on a running cluster (shard index = highest + 1, both nodes
+   * empty) with a Toxiproxy link in front of each node; records it in the state file. Proxies are
+   * not touched: `cachectl scale add` moves them to the new shard map through their admin API.
+   * Optional: a runtime without it makes `cachectl scale` fail with UNSUPPORTED (exit 2).
+   */
+  addShard?(state: ClusterState, options?: UpOptions): Promise<{ state: ClusterState; shard: number }>;
+  /** Remove a pair's Toxiproxy links and stop its two nodes (after the proxies have moved off it). */
+  removeShard?(state: ClusterState, shard: number, options?: UpOptions): Promise<ClusterState>;
 }

@@ -103,7 +103,7 @@ describe.skipIf(!engine.available)(`docker runtime on a real engine${skipReason}
       expect(c.endpoint.host).toBe('127.0.0.1');
       expect(c.endpoint.port).toBeGreaterThan(0);
     }
-    expect(state.docker).toEqual({ networkName: 'host', label: `${CLUSTER_LABEL}=${config.name}` });
+    expect(state.docker).toEqual({ networkName: 'host', label: `${CLUSTER_LABEL}=${config.name}`, engine: `unix://${engine.socketPath}` });
     expect((await clusterContainers(config.name)).sort()).toEqual(
       ['master', 'slave', 'toxiproxy'].map((n) => `/cachectl-${config.name}-${n}`).sort(),
     );
@@ -126,6 +126,12 @@ describe.skipIf(!engine.available)(`docker runtime on a real engine${skipReason}
       ['master', true],
       ['slave', true],
     ]);
+
+    // A command pointed at another engine refuses instead of "cleaning up" nothing and dropping the state.
+    const elsewhere = await downCluster(config, { env: { ...env, DOCKER_HOST: 'unix:///run/cachectl-other-engine.sock' } }).catch((e: unknown) => e);
+    expect((elsewhere as CachectlError).code).toBe('STATE_CONFLICT');
+    expect((elsewhere as CachectlError).hint).toContain(`DOCKER_HOST=unix://${engine.socketPath}`);
+    expect(readState(config.stateDir, config.name)).toBeDefined();
 
     const down = await downCluster(config, { env });
     expect(down.wasRunning).toBe(true);
