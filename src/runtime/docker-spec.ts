@@ -145,7 +145,8 @@ export function planDockerCluster(plan: Plan, adminToken: string): DockerCluster
     runtime: 'docker',
     createdAt: '',
     config,
-    components: [],
+    // the memcached nodes: proxyArgs derives the shard list from them
+    components: components.filter((c) => c.kind === 'memcached'),
     toxiproxy: { api: toxiproxyApi, links: links.map((l) => ({ ...l, listen: { host: bridge ? 'toxiproxy' : LOOPBACK, port: l.listen.port } })) },
     adminToken,
   };
