@@ -310,7 +310,12 @@ export class DockerRuntime implements Runtime {
   /** Containers left by an earlier cluster of the same name (e.g. its state file was deleted) would clash. */
   private async refuseLeftovers(cluster: string): Promise<void> {
     const left = await this.docker.listContainers({ all: true, filters: { label: [`${CLUSTER_LABEL}=${cluster}`] } });
-    if (left.length === 0) return;
+    if (left.length === 0) {
+      // A network with no container left is debris of an interrupted up or down: ours, by label.
+      const networks = await this.docker.listNetworks({ filters: { label: [`${CLUSTER_LABEL}=${cluster}`] } });
+      for (const n of networks) await this.docker.getNetwork(n.Id).remove().catch(() => undefined);
+      return;
+    }
     const names = left.map((c) => (c.Names[0] ?? c.Id).replace(/^\//, ''));
     throw new CachectlError('STATE_CONFLICT', `Docker already has containers of a cluster named "${cluster}": ${names.join(', ')}`, {
       hint: `remove them with \`docker rm -f ${names.join(' ')}\` (or \`cachectl down --name ${cluster}\` from where it was started), or pick another --name`,
