@@ -7,6 +7,7 @@ import type { CachectlConfig } from '../config/schema.js';
 import { CachectlError, isCachectlError } from '../errors.js';
 import { getFreePorts } from '../util/net.js';
 import { killPid, requireBinary, spawnManaged, startMemcached, startToxiproxy, stopPid } from './processes.js';
+import { Toxiproxy } from 'toxiproxy-node-client';
 import { createToxiproxyLinks } from './toxiproxy-links.js';
 import { clusterDir, logDir, logFilePath, removeState, writeState } from './state.js';
 import type { ClusterState, ComponentState, Endpoint, NodeRole, Runtime, ToxiproxyLink, UpOptions } from './types.js';
@@ -205,6 +206,46 @@ function freshLog(file: string, what: string): void {
   writeFileSync(file, `--- cachectl: ${what} started ${new Date().toISOString()} ---\n`);
 }
 
+/** Delete Toxiproxy proxies by name; one that is already gone is fine. */
+async function removeToxiproxyLinks(api: Endpoint, names: string[]): Promise<void> {
+  const client = new Toxiproxy(`http://${hostPort(api)}`);
+  for (const name of names) {
+    let proxy;
+    try {
+      proxy = await client.get(name);
+    } catch {
+      continue; // not there (any more)
+    }
+    try {
+      await proxy.remove();
+    } catch (err) {
+      throw new CachectlError('DEPENDENCY_FAILED', `Toxiproxy could not remove the "${name}" proxy: ${(err as Error).message}`, {
+        hint: `check the Toxiproxy server at ${hostPort(api)} (\`cachectl status\`)`,
+        cause: err,
+      });
+    }
+  }
+}
+
+/** The shard indices of the memcached pairs a cluster has now, ascending. */
+export function shardIndices(state: ClusterState): number[] {
+  return [...new Set(state.components.filter((c) => c.kind === 'memcached').map((c) => c.shard ?? 0))].sort((a, b) => a - b);
+}
+
+/** Ports for one more pair: the documented ones (shard-0 port + SHARD_PORT_STEP * index) when all are free, else free ones. */
+async function portsForNewShard(state: ClusterState, index: number): Promise<{ master: number; slave: number; toxiMaster: number; toxiSlave: number; documented: boolean }> {
+  const p = state.config.ports;
+  const documented = { master: p.master + SHARD_PORT_STEP * index, slave: p.slave + SHARD_PORT_STEP * index, toxiMaster: p.toxiMaster + SHARD_PORT_STEP * index, toxiSlave: p.toxiSlave + SHARD_PORT_STEP * index };
+  const used = new Set([...state.components.map((c) => c.endpoint.port), ...state.toxiproxy.links.map((l) => l.listen.port)]);
+  const values = Object.values(documented);
+  if (values.every((v) => v <= 65535 && !used.has(v))) {
+    const free = await Promise.all(values.map((v) => canListen(LOOPBACK, v)));
+    if (free.every(Boolean)) return { ...documented, documented: true };
+  }
+  const [master, slave, toxiMaster, toxiSlave] = await getFreePorts(4);
+  return { master, slave, toxiMaster, toxiSlave, documented: false };
+}
+
 export class LocalRuntime implements Runtime {
   readonly name = 'local' as const;
 
@@ -330,6 +371,68 @@ export class LocalRuntime implements Runtime {
     return next;
   }
 
+  /** One more master/slave pair with its Toxiproxy links (`cachectl scale add`); both nodes start empty. */
+  async addShard(input: ClusterState, options: UpOptions = {}): Promise<{ state: ClusterState; shard: number }> {
+    const progress = options.onProgress ?? (() => undefined);
+    requireBinary('memcached', this.env);
+    const state: ClusterState = structuredClone(input);
+    const shard = Math.max(...shardIndices(state)) + 1;
+    const ports = await portsForNewShard(state, shard);
+    if (!ports.documented) progress(`shard ${shard}: the documented ports are taken, using free ports`);
+    mkdirSync(logDir(state.config.stateDir, state.name), { recursive: true });
+    const started: ComponentState[] = [];
+    const links: ToxiproxyLink[] = [];
+    try {
+      for (const role of ['master', 'slave'] as const) {
+        const name = nodeName(role, shard);
+        const c = await this.startMemcachedNode(state, { name, kind: 'memcached', role, shard, endpoint: { host: LOOPBACK, port: role === 'master' ? ports.master : ports.slave }, startedAt: '' });
+        started.push(c);
+        state.components.push(c);
+        writeState(state); // recorded at once, so `cachectl down` stops it even if we die mid-way
+        progress(`memcached ${name} ready on ${hostPort(c.endpoint)}`);
+      }
+      for (const role of ['master', 'slave'] as const) {
+        const name = nodeName(role, shard);
+        const node = started.find((c) => c.name === name) as ComponentState;
+        links.push({ name, node: name, listen: { host: LOOPBACK, port: role === 'master' ? ports.toxiMaster : ports.toxiSlave }, upstream: node.endpoint });
+      }
+      await createToxiproxyLinks(state.toxiproxy.api, links);
+      state.toxiproxy.links.push(...links);
+      state.config = { ...state.config, shards: shardIndices(state).length };
+      writeState(state);
+      progress(`toxiproxy links ${links.map((l) => `${l.name}@${l.listen.port}`).join(', ')} ready`);
+      return { state, shard };
+    } catch (err) {
+      progress(`adding shard ${shard} failed: stopping what was started`);
+      await removeToxiproxyLinks(state.toxiproxy.api, links.map((l) => l.name)).catch(() => undefined);
+      await Promise.all(started.map((c) => this.stopComponent(c, 'term')));
+      const names = new Set(started.map((c) => c.name));
+      writeState({ ...input, components: input.components.filter((c) => !names.has(c.name)) });
+      throw err;
+    }
+  }
+
+  /** Remove a pair's Toxiproxy links and stop its nodes (`cachectl scale remove`, after the proxies moved off it). */
+  async removeShard(input: ClusterState, shard: number, options: UpOptions = {}): Promise<ClusterState> {
+    const progress = options.onProgress ?? (() => undefined);
+    const names = new Set([nodeName('master', shard), nodeName('slave', shard)]);
+    const nodes = input.components.filter((c) => c.kind === 'memcached' && (c.shard ?? 0) === shard);
+    if (nodes.length === 0) {
+      throw new CachectlError('USAGE', `cluster "${input.name}" has no shard ${shard}`, { hint: `its shards are: ${shardIndices(input).join(', ')}` });
+    }
+    const links = input.toxiproxy.links.filter((l) => names.has(l.node));
+    await removeToxiproxyLinks(input.toxiproxy.api, links.map((l) => l.name));
+    progress(`toxiproxy links ${links.map((l) => l.name).join(', ')} removed`);
+    await Promise.all(nodes.map((c) => this.stopComponent(c, 'term')));
+    progress(`memcached ${nodes.map((c) => c.name).join(', ')} stopped`);
+    const next: ClusterState = structuredClone(input);
+    next.components = next.components.filter((c) => !nodes.some((n) => n.name === c.name));
+    next.toxiproxy.links = next.toxiproxy.links.filter((l) => !names.has(l.node));
+    next.config = { ...next.config, shards: shardIndices(next).length };
+    writeState(next);
+    return next;
+  }
+
   // ----- internals ----------------------------------------------------------------------------
 
   private component(state: ClusterState, name: string): ComponentState {
@@ -406,11 +509,13 @@ export class LocalRuntime implements Runtime {
     const p = state.config.proxy;
     const link = (node: string): string => hostPort((state.toxiproxy.links.find((l) => l.node === node) as ToxiproxyLink).listen);
     const admin = c.adminEndpoint as Endpoint;
-    // One pair: --master/--slave. Several shards: one --shard name=master/slave per pair.
+    // One pair: --master/--slave. Several shards: one --shard name=master/slave per pair. The pairs
+    // are the ones the state holds now (`cachectl scale` adds and removes them, so indices can have gaps).
+    const shards = shardIndices(state);
     const backends =
-      state.config.shards === 1
+      shards.length === 1 && shards[0] === 0
         ? ['--master', link(nodeName('master', 0)), '--slave', link(nodeName('slave', 0))]
-        : Array.from({ length: state.config.shards }, (_, s) => ['--shard', `shard-${s}=${link(nodeName('master', s))}/${link(nodeName('slave', s))}`]).flat();
+        : shards.flatMap((s) => ['--shard', `shard-${s}=${link(nodeName('master', s))}/${link(nodeName('slave', s))}`]);
     return [
       'proxy',
       '--name', c.name,

@@ -1,0 +1,391 @@
+import { HttpProxyAdmin, addrText, type ProxyAdmin } from '../chaos/proxy-admin.js';
+import type { CachectlConfig } from '../config/schema.js';
+import { CachectlError } from '../errors.js';
+import type { ProxyNodeAddr, ProxyRuntimeConfig, ProxyShard } from '../proxy/config.js';
+import { KetamaRing, movedKeys } from '../proxy/ketama.js';
+import { findComponent, loadClusterState, nodeName, toxiproxyLink, withClusterLock } from '../runtime/cluster.js';
+import { runtimeForState } from '../runtime/index.js';
+import type { ClusterState, Endpoint, Runtime } from '../runtime/types.js';
+import { flushKeys } from './node-keys.js';
+import { reconcile, type ReconcileReport, type ShardNodes } from './reconcile.js';
+
+/**
+ * `cachectl scale add` / `cachectl scale remove <shard>`: change the number of master/slave pairs
+ * of a running cluster while clients keep running.
+ *
+ * add:    start the pair (+ its Toxiproxy links), flush it (a returning shard never serves old
+ *         values), move every proxy to the new shard map under one new epoch (in parallel), wait
+ *         for in-flight requests routed by the old map to drain, then delete the moved keys at
+ *         their old homes so that a later remove cannot bring an old copy back.
+ * remove: delete the leaving shard's keys at the shards that will own them (so no older copy is
+ *         served after the move), move every proxy off the shard under a new epoch, drain, stop
+ *         the pair.
+ * With several proxies the switch is not one atomic step: for the few milliseconds in between,
+ * two proxies route a moving key to different shards. A read through a switched proxy can then
+ * fill the new home with a version an unswitched proxy's write has already superseded, so after
+ * the drain the moved keys are deleted at their new home as well (one extra miss each).
+ * If a proxy refuses the new map, every proxy is moved back to the old map under a newer epoch,
+ * keys written to the wrong shard meanwhile are invalidated, an added pair is stopped again,
+ * and the error says exactly which proxy is where.
+ */
+
+export interface ScaleOptions {
+  onProgress?: (line: string) => void;
+  env?: NodeJS.ProcessEnv;
+  /** wait after the switch before cleaning up, so requests routed by the old map finish (default 2 x proxy timeout, >= 500 ms) */
+  drainMs?: number;
+  /** swap the admin client (tests) */
+  adminFactory?: (name: string, admin: Endpoint, token: string) => ProxyAdmin;
+}
+
+export interface ProxyMove {
+  proxy: string;
+  address: string;
+  fromEpoch: number;
+  toEpoch: number;
+  ok: boolean;
+  error?: string;
+}
+
+export interface ScaleTimeline {
+  /** wall-clock ms (Date.now()) */
+  startedAtMs: number;
+  /** first PUT /config sent */
+  switchStartMs: number;
+  /** last PUT /config answered */
+  switchEndMs: number;
+  /** stale-read guard done (after the drain) */
+  settledAtMs: number;
+  finishedAtMs: number;
+}
+
+export interface ScaleResult {
+  action: 'add' | 'remove';
+  cluster: string;
+  shard: string;
+  shardIndex: number;
+  shardsBefore: string[];
+  shardsAfter: string[];
+  epoch: number;
+  proxies: ProxyMove[];
+  timeline: ScaleTimeline;
+  /** ms between the first PUT and the last answer: how long proxies disagreed */
+  switchWindowMs: number;
+  drainMs: number;
+  /** share of a 100k-key sample the ring change moves (theory: about 1/N) */
+  expectedMovedFraction: number;
+  /** keys actually cached on the shards that gave keys up, and how many of them moved */
+  cachedKeys: { scanned: number; moved: number; movedFraction: number | null };
+  /** what was done so that the move causes no stale read */
+  staleGuard: { description: string[]; deletedAtOldHome: number; deletedAtNewHome: number; flushedNodes: string[]; skippedKeys: number };
+  /** the pair that was added (or removed): direct memcached and Toxiproxy link addresses */
+  nodes: Array<{ name: string; role: 'master' | 'slave'; address: string; link: string }>;
+}
+
+const SAMPLE_KEYS = Array.from({ length: 100_000 }, (_, i) => `key:${i}`);
+
+function progressOf(options: ScaleOptions): (line: string) => void {
+  return options.onProgress ?? (() => undefined);
+}
+
+export function shardIndexFromName(name: string): number | undefined {
+  const m = /^shard-(\d+)$/.exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** "shard-2", "2" or a node name like "shard-2-master" -> "shard-2" */
+export function normaliseShardName(text: string): string {
+  const t = text.trim();
+  if (/^\d+$/.test(t)) return `shard-${Number(t)}`;
+  const m = /^shard-(\d+)(?:-(?:master|slave))?$/.exec(t);
+  if (m) return `shard-${Number(m[1])}`;
+  if (t === 'master' || t === 'slave') return 'shard-0';
+  return t;
+}
+
+function admins(state: ClusterState, options: ScaleOptions): ProxyAdmin[] {
+  const proxies = state.components.filter((c) => c.kind === 'proxy');
+  if (proxies.length === 0) {
+    throw new CachectlError('USAGE', `cluster "${state.name}" runs no cachectl proxy: there is nothing to re-point`, {
+      hint: 'scaling moves proxies to a new shard map; start the cluster with at least one proxy (`cachectl up --proxies 1`)',
+    });
+  }
+  const make = options.adminFactory ?? ((name: string, e: Endpoint, token: string) => new HttpProxyAdmin(name, e, token));
+  return proxies.map((p) => make(p.name, p.adminEndpoint as Endpoint, state.adminToken));
+}
+
+function sameShards(a: ProxyShard[], b: ProxyShard[]): boolean {
+  const key = (s: ProxyShard[]): string => JSON.stringify(s.map((x) => [x.name, addrText(x.master), addrText(x.slave)]).sort());
+  return key(a) === key(b);
+}
+
+/** Read every proxy's config; they must agree on the shard map before we change it. */
+async function currentConfigs(list: ProxyAdmin[]): Promise<ProxyRuntimeConfig[]> {
+  const configs = await Promise.all(list.map((a) => a.getConfig()));
+  const first = configs[0];
+  const odd = configs.findIndex((c) => !sameShards(c.shards, first.shards));
+  if (odd >= 0) {
+    throw new CachectlError('STATE_CONFLICT', `the proxies disagree on the shard map: ${list[0].name} has [${first.shards.map((s) => s.name).join(', ')}] at epoch ${first.epoch}, ${list[odd].name} has [${configs[odd].shards.map((s) => s.name).join(', ')}] at epoch ${configs[odd].epoch}`, {
+      hint: 'a switch or an earlier scale was interrupted; compare GET /config on each proxy (`cachectl status`) and bring them to one map before scaling',
+      details: { proxies: list.map((a, i) => ({ proxy: a.name, epoch: configs[i].epoch, shards: configs[i].shards.map((s) => s.name) })) },
+    });
+  }
+  return configs;
+}
+
+/** Direct memcached endpoints behind a proxy-side address (a Toxiproxy link, or the node itself). */
+function directEndpoint(state: ClusterState, addr: ProxyNodeAddr): Endpoint {
+  const link = state.toxiproxy.links.find((l) => l.listen.port === addr.port && (l.listen.host === addr.host || addr.host === 'localhost'));
+  return link ? link.upstream : { host: addr.host, port: addr.port };
+}
+
+function shardNodes(state: ClusterState, shards: ProxyShard[]): ShardNodes[] {
+  return shards.map((s) => ({ name: s.name, nodes: [s.master, ...(s.slave ? [s.slave] : [])].map((a) => directEndpoint(state, a)) }));
+}
+
+function ringOf(shards: ProxyShard[]): KetamaRing {
+  return new KetamaRing(shards.map((s) => ({ name: s.name })));
+}
+
+/** PUT the same shard map with the same epoch to every proxy at once. */
+async function moveProxies(list: ProxyAdmin[], configs: ProxyRuntimeConfig[], epoch: number, shards: ProxyShard[]): Promise<ProxyMove[]> {
+  return Promise.all(
+    list.map(async (a, i): Promise<ProxyMove> => {
+      try {
+        const applied = await a.putConfig({ epoch, shards });
+        return { proxy: a.name, address: a.address, fromEpoch: configs[i].epoch, toEpoch: applied.epoch, ok: true };
+      } catch (err) {
+        return { proxy: a.name, address: a.address, fromEpoch: configs[i].epoch, toEpoch: configs[i].epoch, ok: false, error: err instanceof Error ? err.message : String(err) };
+      }
+    }),
+  );
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function drainFor(configs: ProxyRuntimeConfig[], options: ScaleOptions): number {
+  if (options.drainMs !== undefined) return options.drainMs;
+  return Math.max(500, 2 * Math.max(...configs.map((c) => c.timeoutMs)));
+}
+
+/**
+ * A proxy refused the new map: put every proxy back on the old map (one newer epoch), invalidate
+ * what was written to the wrong shard meanwhile, and explain.
+ */
+async function rollBack(
+  state: ClusterState,
+  list: ProxyAdmin[],
+  configs: ProxyRuntimeConfig[],
+  moves: ProxyMove[],
+  oldShards: ProxyShard[],
+  allShards: ProxyShard[],
+  epoch: number,
+  progress: (line: string) => void,
+): Promise<{ message: string; rollback: ProxyMove[]; reconciled?: ReconcileReport; reconcileError?: string }> {
+  const failed = moves.filter((m) => !m.ok);
+  progress(`${failed.map((m) => m.proxy).join(', ')} refused epoch ${epoch}: moving every proxy back to the old shard map`);
+  const rollback = await moveProxies(list, configs, epoch + 1, oldShards);
+  let reconciled: ReconcileReport | undefined;
+  let reconcileError: string | undefined;
+  try {
+    // keys written to their new-map home during the window: drop them there and at their old home
+    reconciled = await reconcile(ringOf(oldShards), shardNodes(state, allShards), allShards.map((s) => s.name), { atSource: true, atHome: true });
+  } catch (err) {
+    reconcileError = err instanceof Error ? err.message : String(err);
+  }
+  const stillNew = rollback.filter((m) => !m.ok);
+  const why = failed.map((m) => `${m.proxy}: ${m.error}`).join('; ');
+  const message = stillNew.length
+    ? `${why}. Rolling back failed too for ${stillNew.map((m) => `${m.proxy} (${m.error})`).join(', ')}: these proxies may still route by the new map`
+    : `${why}. Every proxy is back on the old shard map at epoch ${epoch + 1}`;
+  return { message, rollback, reconciled, reconcileError };
+}
+
+function pairNodes(state: ClusterState, index: number): ScaleResult['nodes'] {
+  return (['master', 'slave'] as const).map((role) => {
+    const name = nodeName(role, index);
+    const c = findComponent(state, name);
+    return { name, role, address: addrText(c.endpoint) as string, link: addrText(toxiproxyLink(state, name).listen) as string };
+  });
+}
+
+function requireScaling(runtime: Runtime, what: 'addShard' | 'removeShard'): void {
+  if (!runtime[what]) {
+    throw new CachectlError('UNSUPPORTED', `the ${runtime.name} runtime cannot ${what === 'addShard' ? 'add' : 'remove'} a shard on a running cluster yet`, {
+      hint: 'use the local runtime (`cachectl up --runtime local --shards N`), or choose the shard count at `cachectl up --shards N`',
+    });
+  }
+}
+
+/** `cachectl scale add`: one more master/slave pair, every proxy moved to it under a new epoch. */
+export async function scaleAdd(config: CachectlConfig, options: ScaleOptions = {}): Promise<ScaleResult> {
+  const progress = progressOf(options);
+  return withClusterLock(config, async () => {
+    const startedAtMs = Date.now();
+    let state = await loadClusterState(config);
+    const runtime = await runtimeForState(state, options.env);
+    requireScaling(runtime, 'addShard');
+    const list = admins(state, options);
+    const configs = await currentConfigs(list);
+    const oldShards = configs[0].shards;
+
+    const added = await (runtime.addShard as NonNullable<Runtime['addShard']>).call(runtime, state, { onProgress: progress });
+    state = added.state;
+    const index = added.shard;
+    const name = `shard-${index}`;
+    if (oldShards.some((s) => s.name === name)) {
+      await (runtime.removeShard as NonNullable<Runtime['removeShard']>).call(runtime, state, index, { onProgress: progress });
+      throw new CachectlError('STATE_CONFLICT', `the proxies already route to a shard named ${name}, but the cluster state has no such pair`, {
+        hint: 'the state file and the proxies disagree; run `cachectl status` and compare GET /config',
+      });
+    }
+    const nodes = pairNodes(state, index);
+    const linkOf = (role: 'master' | 'slave'): ProxyNodeAddr => toxiproxyLink(state, nodeName(role, index)).listen;
+    const newShard: ProxyShard = { name, master: linkOf('master'), slave: linkOf('slave') };
+    const newShards = [...oldShards, newShard];
+
+    // A shard (re)joining must not serve anything from an earlier life: flush both nodes first.
+    const direct = shardNodes(state, [newShard])[0].nodes;
+    await Promise.all(direct.map((e) => flushKeys(e)));
+
+    const epoch = Math.max(...configs.map((c) => c.epoch)) + 1;
+    progress(`moving ${list.length} prox${list.length === 1 ? 'y' : 'ies'} to [${newShards.map((s) => s.name).join(', ')}] at epoch ${epoch}`);
+    const switchStartMs = Date.now();
+    const moves = await moveProxies(list, configs, epoch, newShards);
+    const switchEndMs = Date.now();
+    if (moves.some((m) => !m.ok)) {
+      const rb = await rollBack(state, list, configs, moves, oldShards, newShards, epoch, progress);
+      let stopped = '';
+      if (rb.rollback.every((m) => m.ok)) {
+        await (runtime.removeShard as NonNullable<Runtime['removeShard']>).call(runtime, state, index, { onProgress: progress });
+        stopped = ` ${name} was stopped again.`;
+      } else stopped = ` ${name} is left running because some proxies may still use it.`;
+      throw new CachectlError('DEPENDENCY_FAILED', `scale add failed: ${rb.message}.${stopped}${rb.reconcileError ? ` Invalidating keys written meanwhile failed: ${rb.reconcileError}` : ''}`, {
+        hint: 'check the proxies with `cachectl status`, then run `cachectl scale add` again',
+        details: { moves, rollback: rb.rollback, reconciled: rb.reconciled },
+      });
+    }
+    const drainMs = drainFor(configs, options);
+    progress(`every proxy is at epoch ${epoch}; draining requests routed by the old map for ${drainMs} ms`);
+    await sleep(drainMs);
+    const several = list.length > 1;
+    const guard = await reconcile(ringOf(newShards), shardNodes(state, newShards), oldShards.map((s) => s.name), { atSource: true, atHome: several });
+    const settledAtMs = Date.now();
+    progress(`${guard.misplaced} of ${guard.scanned} cached keys moved to ${name}; their old copies were deleted`);
+    return {
+      action: 'add',
+      cluster: state.name,
+      shard: name,
+      shardIndex: index,
+      shardsBefore: oldShards.map((s) => s.name),
+      shardsAfter: newShards.map((s) => s.name),
+      epoch,
+      proxies: moves,
+      timeline: { startedAtMs, switchStartMs, switchEndMs, settledAtMs, finishedAtMs: Date.now() },
+      switchWindowMs: switchEndMs - switchStartMs,
+      drainMs,
+      expectedMovedFraction: movedKeys(ringOf(oldShards), ringOf(newShards), SAMPLE_KEYS).moved.length / SAMPLE_KEYS.length,
+      cachedKeys: { scanned: guard.scanned, moved: guard.misplaced, movedFraction: guard.scanned ? guard.misplaced / guard.scanned : null },
+      staleGuard: {
+        description: [
+          `flushed ${name} (master and slave) before any proxy routed to it`,
+          `after the switch and a ${drainMs} ms drain, deleted the ${guard.misplaced} moved keys at their old homes, so removing ${name} later cannot serve an old copy`,
+          ...(several ? [`${list.length} proxies switched within ${switchEndMs - switchStartMs} ms: the moved keys were also deleted at ${name}, dropping any copy filled while proxies disagreed`] : []),
+        ],
+        deletedAtOldHome: guard.deletedAtSource,
+        deletedAtNewHome: guard.deletedAtHome,
+        flushedNodes: direct.map((e) => addrText(e) as string),
+        skippedKeys: guard.skipped,
+      },
+      nodes,
+    };
+  });
+}
+
+/** `cachectl scale remove <shard>`: every proxy moved off the shard under a new epoch, then the pair stopped. */
+export async function scaleRemove(config: CachectlConfig, shardText: string, options: ScaleOptions = {}): Promise<ScaleResult> {
+  const progress = progressOf(options);
+  const name = normaliseShardName(shardText);
+  return withClusterLock(config, async () => {
+    const startedAtMs = Date.now();
+    let state = await loadClusterState(config);
+    const runtime = await runtimeForState(state, options.env);
+    requireScaling(runtime, 'removeShard');
+    const list = admins(state, options);
+    const configs = await currentConfigs(list);
+    const oldShards = configs[0].shards;
+    const leaving = oldShards.find((s) => s.name === name);
+    if (!leaving) {
+      throw new CachectlError('USAGE', `the proxies route to no shard "${shardText}"`, { hint: `pick one of: ${oldShards.map((s) => s.name).join(', ')}` });
+    }
+    if (oldShards.length === 1) {
+      throw new CachectlError('USAGE', `${name} is the only shard: removing it would leave the proxies nothing to route to`, { hint: 'add another shard first (`cachectl scale add`), or stop the cluster with `cachectl down`' });
+    }
+    const index = shardIndexFromName(name);
+    if (index === undefined || !state.components.some((c) => c.kind === 'memcached' && (c.shard ?? 0) === index)) {
+      throw new CachectlError('STATE_CONFLICT', `the proxies route to ${name}, but the cluster state has no such pair to stop`, {
+        hint: 'the state file and the proxies disagree; run `cachectl status` and compare GET /config',
+      });
+    }
+    const nodes = pairNodes(state, index);
+    const newShards = oldShards.filter((s) => s.name !== name);
+    const newRing = ringOf(newShards);
+    const all = shardNodes(state, oldShards);
+
+    // The shards that take the leaving keys must not hold older copies of them: delete first
+    // (no proxy routes those keys there yet, so this costs nothing).
+    const pre = await reconcile(newRing, all, [name], { atSource: false, atHome: true });
+    progress(`${name} holds ${pre.scanned} cached keys; deleted any older copies of them on the shards that take them over`);
+
+    const epoch = Math.max(...configs.map((c) => c.epoch)) + 1;
+    progress(`moving ${list.length} prox${list.length === 1 ? 'y' : 'ies'} off ${name} to [${newShards.map((s) => s.name).join(', ')}] at epoch ${epoch}`);
+    const switchStartMs = Date.now();
+    const moves = await moveProxies(list, configs, epoch, newShards);
+    const switchEndMs = Date.now();
+    if (moves.some((m) => !m.ok)) {
+      const rb = await rollBack(state, list, configs, moves, oldShards, oldShards, epoch, progress);
+      throw new CachectlError('DEPENDENCY_FAILED', `scale remove failed: ${rb.message}. ${name} keeps running.${rb.reconcileError ? ` Invalidating keys written meanwhile failed: ${rb.reconcileError}` : ''}`, {
+        hint: 'check the proxies with `cachectl status`, then run `cachectl scale remove` again',
+        details: { moves, rollback: rb.rollback, reconciled: rb.reconciled },
+      });
+    }
+    const drainMs = drainFor(configs, options);
+    progress(`every proxy is at epoch ${epoch}; draining requests routed by the old map for ${drainMs} ms`);
+    await sleep(drainMs);
+    const several = list.length > 1;
+    let post: ReconcileReport | undefined;
+    if (several) post = await reconcile(newRing, all, [name], { atSource: false, atHome: true });
+    const settledAtMs = Date.now();
+    state = await (runtime.removeShard as NonNullable<Runtime['removeShard']>).call(runtime, state, index, { onProgress: progress });
+    return {
+      action: 'remove',
+      cluster: state.name,
+      shard: name,
+      shardIndex: index,
+      shardsBefore: oldShards.map((s) => s.name),
+      shardsAfter: newShards.map((s) => s.name),
+      epoch,
+      proxies: moves,
+      timeline: { startedAtMs, switchStartMs, switchEndMs, settledAtMs, finishedAtMs: Date.now() },
+      switchWindowMs: switchEndMs - switchStartMs,
+      drainMs,
+      expectedMovedFraction: movedKeys(ringOf(oldShards), newRing, SAMPLE_KEYS).moved.length / SAMPLE_KEYS.length,
+      cachedKeys: { scanned: pre.scanned, moved: pre.misplaced, movedFraction: pre.scanned ? pre.misplaced / pre.scanned : null },
+      staleGuard: {
+        description: [
+          `before the switch, deleted the ${pre.misplaced} keys ${name} held at the shards that take them over, so none of them serves an older copy`,
+          ...(several ? [`${list.length} proxies switched within ${switchEndMs - switchStartMs} ms: after a ${drainMs} ms drain those keys were deleted there again, dropping any copy filled while proxies disagreed`] : []),
+          `stopped ${name} only after every proxy had moved off it and in-flight requests had drained`,
+        ],
+        deletedAtOldHome: 0,
+        deletedAtNewHome: pre.deletedAtHome + (post?.deletedAtHome ?? 0),
+        flushedNodes: [],
+        skippedKeys: pre.skipped + (post?.skipped ?? 0),
+      },
+      nodes,
+    };
+  });
+}
+
