@@ -1,0 +1,248 @@
+import type { CachectlConfig } from '../config/schema.js';
+import { endpointText } from '../client/memjs-client.js';
+import { checkHistory, type CheckReport } from '../checker/check.js';
+import { summarizeDivergence, type DivergenceReport } from '../checker/divergence.js';
+import { CachectlError, usageError } from '../errors.js';
+import { loadClusterState, memcachedNode, parseEndpoint, proxyEndpoints, toxiproxyLink } from '../runtime/cluster.js';
+import type { Endpoint } from '../runtime/types.js';
+import { SqliteSourceOfTruth } from './database.js';
+import { writeHistoryFile } from './history.js';
+import { runWorkload, workloadKeyNames, type ClientMitigation, type Distribution, type SecondStats, type StopReason } from './runner.js';
+import { scanCluster, type FinalScan } from './scan.js';
+
+/**
+ * What `cachectl workload` and `cachectl check` call: resolve where things are (the running
+ * cluster's state file, or explicit addresses), run, scan, judge, and return plain results.
+ */
+
+/** "10s", "500ms", "2m", "1h", or a bare number of seconds -> ms. */
+export function parseDurationMs(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
+  if (!m) throw usageError(`cannot read duration ${JSON.stringify(text)}`, 'write it like 10s, 500ms, 2m or 1h');
+  const n = Number(m[1]);
+  const unit = m[2] ?? 's';
+  const ms = unit === 'ms' ? n : unit === 's' ? n * 1000 : unit === 'm' ? n * 60_000 : n * 3600_000;
+  if (!(ms >= 1)) throw usageError(`duration ${JSON.stringify(text)} is too short`, 'use at least 1ms');
+  return Math.round(ms);
+}
+
+export interface WorkloadCommandInput {
+  /** the loaded config: used to find the running cluster unless `servers` is given */
+  config: CachectlConfig;
+  /** explicit addresses instead of the cluster ("host:port") */
+  servers?: string[];
+  /** proxy (default) or master: what the clients talk to when using the cluster */
+  target: 'proxy' | 'master';
+  clients: number;
+  durationMs?: number;
+  ops?: number;
+  keys: number;
+  keyPrefix?: string;
+  distribution: Distribution;
+  readRatio: number;
+  valueSize: number;
+  seed: number;
+  mitigation: ClientMitigation;
+  shortTtlSeconds: number;
+  timeoutMs: number;
+  db?: string;
+  historyFile?: string;
+  opsPerSecond?: number;
+  signal?: AbortSignal;
+}
+
+export interface WorkloadCommandResult {
+  seed: number;
+  keyPrefix: string;
+  keys: number;
+  target: string;
+  endpoints: string[];
+  slave?: string;
+  mitigation: ClientMitigation;
+  database: string;
+  historyFile?: string;
+  stoppedBy: StopReason;
+  durationMs: number;
+  opsPerSecond: number;
+  counts: { ops: number; reads: number; updates: number; ok: number; fail: number; unknown: number; hits: number; misses: number; cacheWrites: number; slaveWrites: number };
+  db: { reads: number; commits: number };
+  /** the final scan's endpoints, or why there was none */
+  scan: { master: string; slave: string; keys: number; note?: string } | { skipped: string };
+  check: CheckReport;
+}
+
+interface ResolvedTargets {
+  endpoints: Endpoint[];
+  target: 'proxy' | 'master' | 'servers';
+  slaveDirect?: Endpoint;
+  scanMaster?: Endpoint;
+  scanSlave?: Endpoint;
+  scanNote?: string;
+}
+
+async function resolveTargets(input: WorkloadCommandInput): Promise<ResolvedTargets> {
+  if (input.servers && input.servers.length > 0) {
+    const endpoints = input.servers.map(parseEndpoint);
+    return {
+      endpoints,
+      target: 'servers',
+      scanMaster: endpoints[0],
+      scanSlave: endpoints[0],
+      scanNote: 'explicit --servers: the final scan reads the first server only (no slave known), so divergence is not meaningful',
+    };
+  }
+  const state = await loadClusterState(input.config);
+  const master = memcachedNode(state, 'master').endpoint;
+  const slave = memcachedNode(state, 'slave').endpoint;
+  let slaveDirect = slave;
+  try {
+    // Through the slave's Toxiproxy link when there is one, so slave faults hit these writes too.
+    slaveDirect = toxiproxyLink(state, 'slave').listen;
+  } catch {
+    // no link: talk to the node itself
+  }
+  if (input.target === 'master') return { endpoints: [master], target: 'master', slaveDirect, scanMaster: master, scanSlave: slave };
+  const proxies = proxyEndpoints(state);
+  if (proxies.length === 0) {
+    throw new CachectlError('USAGE', `cluster "${state.name}" runs no cachectl proxy`, {
+      hint: 'start it with `cachectl up --proxies 1`, or run against memcached directly with --target master',
+    });
+  }
+  return { endpoints: proxies, target: 'proxy', slaveDirect, scanMaster: master, scanSlave: slave };
+}
+
+export async function runWorkloadCommand(input: WorkloadCommandInput, hooks: { onSecond?(s: SecondStats): void } = {}): Promise<WorkloadCommandResult> {
+  if (input.mitigation === 'client-short-ttl' && input.servers?.length) {
+    throw usageError('client-short-ttl needs the slave, which --servers does not name', 'run against the cluster (leave out --servers)');
+  }
+  const targets = await resolveTargets(input);
+  const db = new SqliteSourceOfTruth(input.db ?? ':memory:');
+  try {
+    const result = await runWorkload(
+      {
+        proxy: targets.endpoints,
+        target: targets.target === 'proxy' ? 'proxy' : 'master',
+        slaveDirect: targets.slaveDirect,
+        clients: input.clients,
+        durationMs: input.durationMs,
+        ops: input.ops,
+        keys: input.keys,
+        keyPrefix: input.keyPrefix,
+        distribution: input.distribution,
+        readRatio: input.readRatio,
+        valueSize: input.valueSize,
+        seed: input.seed,
+        mitigation: input.mitigation,
+        shortTtlSeconds: input.shortTtlSeconds,
+        timeoutMs: input.timeoutMs,
+        database: db,
+        opsPerSecond: input.opsPerSecond,
+        signal: input.signal,
+      },
+      hooks,
+    );
+    if (input.historyFile) await writeHistoryFile(input.historyFile, result.history.ops, { ...result.history.meta, database: input.db ?? ':memory:' });
+    let scan: FinalScan | undefined;
+    let scanInfo: WorkloadCommandResult['scan'] = { skipped: 'no cluster endpoints known' };
+    if (targets.scanMaster && targets.scanSlave) {
+      scan = await scanCluster({ master: targets.scanMaster, slave: targets.scanSlave, keys: workloadKeyNames(result.keyPrefix, result.keyCount), database: db, timeoutMs: Math.max(500, input.timeoutMs) });
+      scanInfo = { master: scan.master, slave: scan.slave, keys: scan.keys.length, ...(targets.scanNote ? { note: targets.scanNote } : {}) };
+    }
+    const check = checkHistory(result.history, scan);
+    return {
+      seed: result.seed,
+      keyPrefix: result.keyPrefix,
+      keys: result.keyCount,
+      target: targets.target,
+      endpoints: targets.endpoints.map(endpointText),
+      ...(input.mitigation === 'client-short-ttl' && targets.slaveDirect ? { slave: endpointText(targets.slaveDirect) } : {}),
+      mitigation: input.mitigation,
+      database: input.db ?? ':memory:',
+      ...(input.historyFile ? { historyFile: input.historyFile } : {}),
+      stoppedBy: result.stoppedBy,
+      durationMs: Math.round(result.durationMs),
+      opsPerSecond: Math.round(result.opsPerSecond),
+      counts: result.counts,
+      db: result.db,
+      scan: scanInfo,
+      check,
+    };
+  } finally {
+    db.close();
+  }
+}
+
+export interface CheckCommandInput {
+  config: CachectlConfig;
+  master?: string;
+  slave?: string;
+  /** key count: keys are `${prefix}0..N-1` */
+  keys?: number;
+  prefix?: string;
+  db?: string;
+  maxDivergent: number;
+  timeoutMs: number;
+}
+
+export interface CheckCommandResult {
+  master: string;
+  slave: string;
+  database?: string;
+  prefix: string;
+  keys: number;
+  maxDivergent: number;
+  withinBudget: boolean;
+  divergence: DivergenceReport;
+}
+
+export async function runCheckCommand(input: CheckCommandInput): Promise<CheckCommandResult> {
+  if (!Number.isInteger(input.maxDivergent) || input.maxDivergent < 0) throw usageError(`--max-divergent must be a whole number >= 0, got ${input.maxDivergent}`, 'pass e.g. --max-divergent 0');
+  let master: Endpoint;
+  let slave: Endpoint;
+  if (input.master || input.slave) {
+    if (!input.master || !input.slave) throw usageError('give both --master and --slave, or neither (to use the running cluster)', 'e.g. --master 127.0.0.1:11311 --slave 127.0.0.1:11312');
+    master = parseEndpoint(input.master);
+    slave = parseEndpoint(input.slave);
+  } else {
+    const state = await loadClusterState(input.config);
+    master = memcachedNode(state, 'master').endpoint;
+    slave = memcachedNode(state, 'slave').endpoint;
+  }
+  const prefix = input.prefix ?? '';
+  let keys: string[];
+  if (input.keys !== undefined) {
+    if (!Number.isInteger(input.keys) || input.keys < 1 || input.keys > 10_000_000) throw usageError(`--keys must be 1..10000000, got ${input.keys}`, 'pass the key count the workload used, e.g. --keys 1000');
+    if (!input.prefix) throw usageError('--keys needs the key --prefix the workload printed (e.g. wl:1a2b3c4d:)', 'pass --prefix, or --db FILE to check every key the database knows');
+    keys = workloadKeyNames(prefix, input.keys);
+  } else if (input.db) {
+    const db = new SqliteSourceOfTruth(input.db);
+    try {
+      keys = db.keys(prefix);
+    } finally {
+      db.close();
+    }
+    if (keys.length === 0) throw usageError(`the database ${input.db} has no keys${prefix ? ` under the prefix ${JSON.stringify(prefix)}` : ''}`, 'check the --db path and --prefix');
+  } else {
+    throw usageError('say which keys to check', 'pass --prefix P --keys N (as the workload printed), or --db FILE to check every key in the database');
+  }
+  const scan = await scanCluster({ master, slave, keys, database: input.db, timeoutMs: input.timeoutMs });
+  for (const role of ['master', 'slave'] as const) {
+    if (scan.unreachable[role]) {
+      throw new CachectlError('DEPENDENCY_UNREACHABLE', `the ${role} at ${scan[role]} did not answer: ${scan.errors[role] ?? 'no reply'}`, {
+        hint: 'check `cachectl status`; divergence cannot be judged while a node is down',
+        details: { role, endpoint: scan[role] },
+      });
+    }
+  }
+  const divergence = summarizeDivergence(scan);
+  return {
+    master: scan.master,
+    slave: scan.slave,
+    ...(input.db ? { database: input.db } : {}),
+    prefix,
+    keys: keys.length,
+    maxDivergent: input.maxDivergent,
+    withinBudget: divergence.divergent <= input.maxDivergent && divergence.unreachable === 0,
+    divergence,
+  };
+}
