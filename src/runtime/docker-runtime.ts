@@ -6,7 +6,7 @@ import { waitUntil } from '../util/net.js';
 import { dockerEndpoint } from './index.js';
 import { checkPortsFree, hostPort, planPorts, proxyHealthy } from './local-runtime.js';
 import { memcachedHealthy, toxiproxyHealthy } from './processes.js';
-import { CLUSTER_LABEL, clusterLabels, planDockerCluster, type ContainerSpec, type DockerClusterPlan } from './docker-spec.js';
+import { CLUSTER_LABEL, clusterLabels, containerCreateOptions, planDockerCluster, type ContainerSpec, type DockerClusterPlan } from './docker-spec.js';
 import { removeState, writeState } from './state.js';
 import { createToxiproxyLinks } from './toxiproxy-links.js';
 import type { ClusterState, ComponentState, Endpoint, Runtime, UpOptions } from './types.js';
@@ -337,30 +337,9 @@ export class DockerRuntime implements Runtime {
   // ----- containers ---------------------------------------------------------------------------
 
   private async createAndStart(spec: ContainerSpec, planned: ComponentState, plan: DockerClusterPlan): Promise<ComponentState> {
-    const bridge = plan.network === 'bridge';
-    const exposed: Record<string, object> = {};
-    const bindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
-    for (const p of spec.ports) {
-      exposed[`${p.port}/tcp`] = {};
-      bindings[`${p.port}/tcp`] = [{ HostIp: p.hostIp, HostPort: String(p.port) }];
-    }
     let container: Docker.Container;
     try {
-      container = await this.docker.createContainer({
-        name: spec.containerName,
-        Image: spec.image,
-        Cmd: spec.cmd,
-        Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
-        Labels: spec.labels,
-        ExposedPorts: bridge ? exposed : undefined,
-        HostConfig: {
-          NetworkMode: plan.networkName,
-          PortBindings: bridge ? bindings : undefined,
-          RestartPolicy: { Name: 'no' },
-        },
-        NetworkingConfig: bridge ? { EndpointsConfig: { [plan.networkName]: { Aliases: [spec.alias] } } } : undefined,
-        StopTimeout: STOP_GRACE_SECONDS,
-      });
+      container = await this.docker.createContainer(containerCreateOptions(spec, plan, STOP_GRACE_SECONDS));
     } catch (err) {
       if (statusOf(err) === 409) {
         throw new CachectlError('STATE_CONFLICT', `a container named ${spec.containerName} already exists on the engine`, {

@@ -1,3 +1,4 @@
+import type { ContainerCreateOptions } from 'dockerode';
 import type { CachectlConfig } from '../config/schema.js';
 import { LocalRuntime, type Plan } from './local-runtime.js';
 import type { ClusterState, ComponentKind, ComponentState, Endpoint, ToxiproxyLink } from './types.js';
@@ -190,5 +191,31 @@ export function planDockerCluster(plan: Plan, adminToken: string): DockerCluster
     toxiproxyApi,
     links,
     linkListenHost: bind,
+  };
+}
+
+/** The Engine API body (POST /containers/create) for one spec. */
+export function containerCreateOptions(spec: ContainerSpec, plan: Pick<DockerClusterPlan, 'network' | 'networkName'>, stopTimeoutSeconds: number): ContainerCreateOptions {
+  const bridge = plan.network === 'bridge';
+  const exposed: Record<string, object> = {};
+  const bindings: Record<string, Array<{ HostIp: string; HostPort: string }>> = {};
+  for (const p of spec.ports) {
+    exposed[`${p.port}/tcp`] = {};
+    bindings[`${p.port}/tcp`] = [{ HostIp: p.hostIp, HostPort: String(p.port) }];
+  }
+  return {
+    name: spec.containerName,
+    Image: spec.image,
+    Cmd: spec.cmd,
+    Env: Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
+    Labels: spec.labels,
+    ...(bridge ? { ExposedPorts: exposed } : {}),
+    HostConfig: {
+      NetworkMode: plan.networkName,
+      ...(bridge ? { PortBindings: bindings } : {}),
+      RestartPolicy: { Name: 'no' },
+    },
+    ...(bridge ? { NetworkingConfig: { EndpointsConfig: { [plan.networkName]: { Aliases: [spec.alias] } } } } : {}),
+    StopTimeout: stopTimeoutSeconds,
   };
 }

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { configSchema, type ConfigInput } from '../../src/config/schema.js';
-import { planDockerCluster, CLUSTER_LABEL, COMPONENT_LABEL, KIND_LABEL, containerName } from '../../src/runtime/docker-spec.js';
+import { planDockerCluster, CLUSTER_LABEL, COMPONENT_LABEL, KIND_LABEL, containerName, containerCreateOptions } from '../../src/runtime/docker-spec.js';
 import { planPorts } from '../../src/runtime/local-runtime.js';
 
 /**
@@ -113,5 +113,34 @@ describe('docker runtime plan', () => {
     expect(plan.specs.find((s) => s.component === 'shard-1-master')!.cmd).toContain('11411');
     expect(plan.specs.find((s) => s.component === 'proxy-1')!.cmd).toEqual(expect.arrayContaining(['--port', '21212', '--admin-port', '21281']));
     expect(plan.specs.find((s) => s.component === 'proxy-1')!.env).toEqual({ CACHECTL_ADMIN_TOKEN: 'token', NO_COLOR: '1' });
+  });
+});
+
+describe('container create bodies', () => {
+  it('bridge: joins the cluster network under the component name and publishes each port on loopback under the same number', async () => {
+    const plan = await dockerPlan();
+    const toxiproxy = plan.specs.find((s) => s.component === 'toxiproxy')!;
+    const body = containerCreateOptions(toxiproxy, plan, 3);
+    expect(body.name).toBe('cachectl-default-toxiproxy');
+    expect(body.HostConfig?.NetworkMode).toBe('cachectl-default');
+    expect(body.NetworkingConfig).toEqual({ EndpointsConfig: { 'cachectl-default': { Aliases: ['toxiproxy'] } } });
+    expect(body.HostConfig?.PortBindings).toEqual({
+      '8474/tcp': [{ HostIp: '127.0.0.1', HostPort: '8474' }],
+      '21311/tcp': [{ HostIp: '127.0.0.1', HostPort: '21311' }],
+      '21312/tcp': [{ HostIp: '127.0.0.1', HostPort: '21312' }],
+    });
+    expect(Object.keys(body.ExposedPorts ?? {})).toEqual(['8474/tcp', '21311/tcp', '21312/tcp']);
+    expect(body.Labels).toEqual({ [CLUSTER_LABEL]: 'default', [COMPONENT_LABEL]: 'toxiproxy', [KIND_LABEL]: 'toxiproxy' });
+    const proxy = containerCreateOptions(plan.specs.find((s) => s.component === 'proxy-0')!, plan, 3);
+    expect(proxy.Env).toEqual(['CACHECTL_ADMIN_TOKEN=token', 'NO_COLOR=1']);
+  });
+
+  it('host: the host network, nothing published, no aliases', async () => {
+    const plan = await dockerPlan({ docker: { network: 'host' } });
+    const body = containerCreateOptions(plan.specs[0], plan, 3);
+    expect(body.HostConfig?.NetworkMode).toBe('host');
+    expect(body.HostConfig?.PortBindings).toBeUndefined();
+    expect(body.NetworkingConfig).toBeUndefined();
+    expect(body.ExposedPorts).toBeUndefined();
   });
 });

@@ -7,7 +7,8 @@ import { configSchema, type CachectlConfig, type ConfigInput } from '../../src/c
 import { CachectlError } from '../../src/errors.js';
 import { clusterStatus, downCluster, upCluster } from '../../src/runtime/cluster.js';
 import { DockerRuntime } from '../../src/runtime/docker-runtime.js';
-import { CLUSTER_LABEL } from '../../src/runtime/docker-spec.js';
+import { CLUSTER_LABEL, clusterLabels, containerCreateOptions, planDockerCluster } from '../../src/runtime/docker-spec.js';
+import { planPorts } from '../../src/runtime/local-runtime.js';
 import { chooseRuntime } from '../../src/runtime/index.js';
 import { readState } from '../../src/runtime/state.js';
 import type { ClusterState } from '../../src/runtime/types.js';
@@ -210,6 +211,31 @@ describe.skipIf(!engine.available)(`docker runtime on a real engine${skipReason}
     const slave = state.components.find((c) => c.name === 'slave')!;
     expect(await set(link.listen.host, link.listen.port, 'via-slave-link', 'x')).toBe('STORED\r\n');
     expect(await get(slave.endpoint.host, slave.endpoint.port, 'via-slave-link')).toBe('x');
+  });
+
+  it('bridge mode: the engine accepts the network and container bodies (created and inspected, never started: no traffic)', async () => {
+    const cluster = `dtb-${process.pid}`;
+    const bridgeConfig = configSchema.parse({ runtime: 'docker', name: cluster, proxy: { instances: 1 }, docker: { network: 'bridge', ...TEST_IMAGES } });
+    const plan = planDockerCluster(await planPorts(bridgeConfig), 'token');
+    const docker = engine.docker!;
+    const network = await docker.createNetwork({ Name: plan.networkName, Driver: 'bridge', Labels: clusterLabels(cluster) });
+    try {
+      for (const spec of plan.specs) {
+        const created = await docker.createContainer(containerCreateOptions(spec, plan, 3));
+        const info = await created.inspect();
+        expect(info.Name).toBe(`/cachectl-${cluster}-${spec.component}`);
+        expect(info.HostConfig.NetworkMode).toBe(plan.networkName);
+        expect(info.NetworkSettings.Networks[plan.networkName]?.Aliases).toContain(spec.component);
+        expect(Object.keys(info.HostConfig.PortBindings ?? {}).sort()).toEqual(spec.ports.map((p) => `${p.port}/tcp`).sort());
+        for (const p of spec.ports) expect(info.HostConfig.PortBindings[`${p.port}/tcp`]).toEqual([{ HostIp: '127.0.0.1', HostPort: String(p.port) }]);
+        expect(info.State.Running).toBe(false);
+      }
+    } finally {
+      // down removes them by label, network included
+      await new DockerRuntime(bridgeConfig, env).down({ version: 1, name: cluster, runtime: 'docker', createdAt: '', config: bridgeConfig, components: [], toxiproxy: { api: plan.toxiproxyApi, links: [] }, adminToken: '', docker: { networkId: network.id, label: `${CLUSTER_LABEL}=${cluster}`, engine: `unix://${engine.socketPath}` } });
+    }
+    expect(await clusterContainers(cluster)).toEqual([]);
+    expect(await clusterNetworks(cluster)).toEqual([]);
   });
 
   it('--runtime auto picks docker when the engine answers', async () => {
