@@ -23,6 +23,14 @@ const STATUS = { ok: 0x0000, notFound: 0x0001, exists: 0x0002, notStored: 0x0005
 /** Error statuses that mean memcached refused the request before applying anything. */
 const NOT_APPLIED_STATUSES = new Set([0x0003, 0x0004, 0x0081, 0x0082, 0x0083, 0x0085]);
 
+/**
+ * The cachectl proxy answers TEMPORARY_FAILURE (0x0086) for every backend problem and says which in
+ * the body. These say the request never reached the master (marked down, backing off, refused,
+ * overloaded): a definite failure. Any other text (timeouts, connections that broke while the
+ * request was in flight) stays "maybe applied".
+ */
+const NOT_SENT_MESSAGES = /is marked down: after \d+ consecutive failures|reconnecting \(backoff|requests in flight, \d+ bytes unsent|ECONNREFUSED|removed from the configuration/;
+
 const STATUS_TEXT: Record<number, string> = {
   0x0003: 'value too large',
   0x0004: 'invalid arguments',
@@ -162,7 +170,7 @@ export class MemjsCacheClient implements CacheClient {
     return new CacheClientError('server', `${op} on ${this.endpoint} failed: ${text}${detail}`, {
       endpoint: this.endpoint,
       status,
-      maybeApplied: mutation && !NOT_APPLIED_STATUSES.has(status),
+      maybeApplied: mutation && !NOT_APPLIED_STATUSES.has(status) && !(status === 0x0086 && NOT_SENT_MESSAGES.test(detail)),
     });
   }
 
