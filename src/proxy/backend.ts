@@ -1,4 +1,5 @@
 import { createConnection, type Socket } from 'node:net';
+import { WriteBatcher } from './write-batcher.js';
 import { BinaryDecoder, MAGIC_RESPONSE, Op, encodeRequest, isProblem, type BinaryFrame } from '../protocol/binary.js';
 
 /**
@@ -89,7 +90,7 @@ class BackendConnection {
   private readonly decoder: BinaryDecoder;
   private readonly inflight = new FifoQueue<InFlight>();
   private nextOpaque = 1;
-  private corked = false;
+  private readonly out: WriteBatcher;
   connected = false;
   dead = false;
 
@@ -100,6 +101,7 @@ class BackendConnection {
     this.decoder = new BinaryDecoder({ magic: MAGIC_RESPONSE, maxBodyLength: (node.options.maxValueLength ?? 1024 * 1024) + 64 * 1024 });
     this.socket = createConnection({ host: node.host, port: node.port });
     this.socket.setNoDelay(true);
+    this.out = new WriteBatcher(this.socket);
     this.socket.setKeepAlive(true, 10_000);
     this.socket.on('connect', () => {
       this.connected = true;
@@ -114,7 +116,7 @@ class BackendConnection {
   }
 
   get queuedBytes(): number {
-    return this.socket.writableLength;
+    return this.socket.writableLength + this.out.pendingBytes;
   }
 
   send(parts: Buffer[], multi: boolean, cb: BackendCallback, now: number): void {
@@ -122,15 +124,7 @@ class BackendConnection {
     this.nextOpaque = (this.nextOpaque + 1) >>> 0 || 1;
     parts[0].writeUInt32BE(opaque, 12);
     this.inflight.push({ opaque, sentAt: now, cb, multi });
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
-    for (const p of parts) this.socket.write(p);
+    for (const p of parts) this.out.write(p);
   }
 
   private onData(chunk: Buffer): void {

@@ -1,4 +1,5 @@
 import type { Socket } from 'node:net';
+import { WriteBatcher } from './write-batcher.js';
 
 /**
  * Keeps a client's replies in request order while backend answers arrive in any order.
@@ -17,11 +18,12 @@ const MAX_UNSENT_BYTES = 8 * 1024 * 1024;
 export class ReplyQueue {
   private slots: Slot[] = [];
   private head = 0;
-  private corked = false;
+  private readonly out: WriteBatcher;
   private paused = false;
   closing = false;
 
   constructor(private readonly socket: Socket) {
+    this.out = new WriteBatcher(socket);
     socket.on('drain', () => this.maybeResume());
   }
 
@@ -54,19 +56,12 @@ export class ReplyQueue {
       if (!s.done) break;
       this.head++;
       if (s.out !== null && !socket.destroyed) {
-        if (!this.corked) {
-          this.corked = true;
-          socket.cork();
-          process.nextTick(() => {
-            this.corked = false;
-            socket.uncork();
-          });
-        }
-        if (Array.isArray(s.out)) for (const b of s.out) socket.write(b);
-        else socket.write(s.out);
+        if (Array.isArray(s.out)) for (const b of s.out) this.out.write(b);
+        else this.out.write(s.out);
       }
       if (s.close) {
         this.closing = true;
+        this.out.flush();
         socket.end();
         this.slots = [];
         this.head = 0;
@@ -89,7 +84,7 @@ export class ReplyQueue {
 
   /** the client is not reading its replies: stop reading its requests */
   get backlogged(): boolean {
-    return this.socket.writableLength >= MAX_UNSENT_BYTES;
+    return this.socket.writableLength + this.out.pendingBytes >= MAX_UNSENT_BYTES;
   }
 
   pauseForBacklog(): void {

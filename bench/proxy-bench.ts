@@ -1,0 +1,188 @@
+/**
+ * npm run bench:proxy
+ *
+ * memaslap (Debian libmemcached-tools: memcaslap) drives the same ASCII get/set mix (90/10,
+ * its default key and value distribution) with identical settings, one target after the other
+ * in this one run, against:
+ *   (a) memcached directly,
+ *   (b) twemproxy (nutcracker) in front of that memcached,
+ *   (c) the cachectl proxy in front of that memcached as master plus a slave, replication sync;
+ * then (d) the cachectl proxy with a black-holed slave (accepts, never reads) to measure its peak
+ * RSS under load. Every load is bounded in time. Prints throughput, p99 and cachectl/twemproxy.
+ *
+ * p99 comes from memaslap's log2 latency histogram (buckets [2^k, 2^(k+1)) us), interpolated
+ * linearly inside the bucket: coarse, but the same for every target.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { getFreePorts, isPortOpen, waitUntil } from '../src/util/net.js';
+import { findBinary, startMemcached, type ManagedProcess } from '../src/runtime/processes.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const THREADS = Number(process.env.BENCH_THREADS ?? 2);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
+
+interface Result {
+  name: string;
+  tps: number;
+  p99us: number;
+  avgus: number;
+  peakRssMb?: number;
+}
+
+function need(bin: string): string {
+  const found = findBinary(bin);
+  if (!found) {
+    process.stderr.write(`bench:proxy needs \`${bin}\` (Debian: apt-get install ${bin === 'nutcracker' ? 'nutcracker' : 'libmemcached-tools'}; or run scripts/setup.sh)\n`);
+    process.exit(3);
+  }
+  return found;
+}
+
+function p99FromLog2(text: string): { p99: number; avg: number } {
+  const section = text.split('Total Statistics (').pop() ?? '';
+  const avg = Number(/Avg:\s+(\d+)/.exec(section)?.[1] ?? NaN);
+  const buckets: Array<[number, number]> = [];
+  const dist = section.split('Log2 Dist:')[1] ?? '';
+  for (const line of dist.split('\n')) {
+    const m = /^\s*(\d+):\s+([\d\s]+)$/.exec(line);
+    if (!m) {
+      if (buckets.length) break;
+      continue;
+    }
+    const base = Number(m[1]);
+    m[2].trim().split(/\s+/).forEach((n, i) => buckets.push([base + i, Number(n)]));
+  }
+  const total = buckets.reduce((s, [, n]) => s + n, 0);
+  let seen = 0;
+  for (const [exp, n] of buckets) {
+    if (seen + n >= 0.99 * total) {
+      const lo = 2 ** exp;
+      return { p99: Math.round(lo + (lo * (0.99 * total - seen)) / Math.max(1, n)), avg };
+    }
+    seen += n;
+  }
+  return { p99: NaN, avg };
+}
+
+function memaslap(bin: string, target: string, seconds: number): Promise<{ tps: number; p99: number; avg: number; raw: string }> {
+  return new Promise((resolve, reject) => {
+    const args = ['-s', target, '-t', `${seconds}s`, '-T', String(THREADS), '-c', String(CONCURRENCY), '-S', `${seconds}s`];
+    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const kill = setTimeout(() => child.kill('SIGKILL'), (seconds + 20) * 1000);
+    child.on('close', () => {
+      clearTimeout(kill);
+      const tps = Number(/TPS: (\d+)/.exec(out)?.[1] ?? NaN);
+      if (!Number.isFinite(tps)) return reject(new Error(`memaslap gave no TPS for ${target}:\n${out.slice(-2000)}`));
+      const { p99, avg } = p99FromLog2(out);
+      resolve({ tps, p99, avg, raw: out });
+    });
+  });
+}
+
+function peakRssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024;
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.pid === undefined) return;
+  child.kill('SIGTERM');
+  await new Promise<void>((r) => {
+    const t = setTimeout(() => {
+      child.kill('SIGKILL');
+      r();
+    }, 3000);
+    child.once('exit', () => {
+      clearTimeout(t);
+      r();
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  const memaslapBin = need('memcaslap');
+  const nutcracker = need('nutcracker');
+  const dir = mkdtempSync(join(tmpdir(), 'cachectl-bench-'));
+  const started: ManagedProcess[] = [];
+  const children: ChildProcess[] = [];
+  const held: Socket[] = [];
+  const hole = createServer((s) => {
+    s.pause();
+    held.push(s);
+  });
+  const results: Result[] = [];
+  try {
+    const [mcPort, slavePort, twemPort, twemStats, proxyPort, proxyAdmin, bhProxyPort, bhAdmin, holePort] = await getFreePorts(9);
+    const mc = await startMemcached({ port: mcPort, memoryMb: 256, threads: 2 });
+    const slave = await startMemcached({ port: slavePort, memoryMb: 256, threads: 2 });
+    started.push(mc, slave);
+
+    writeFileSync(
+      join(dir, 'twemproxy.yml'),
+      `bench:\n  listen: 127.0.0.1:${twemPort}\n  hash: fnv1a_64\n  distribution: ketama\n  timeout: 1000\n  servers:\n   - 127.0.0.1:${mcPort}:1\n`,
+    );
+    const twem = spawn(nutcracker, ['-c', join(dir, 'twemproxy.yml'), '-s', String(twemStats), '-a', '127.0.0.1', '-o', join(dir, 'twemproxy.log')], { stdio: 'ignore' });
+    children.push(twem);
+
+    const proxyArgs = (port: number, admin: number, slaveAddr: string): string[] => [
+      '--import', 'tsx', join(import.meta.dirname, 'proxy-server.ts'),
+      '--port', String(port), '--admin-port', String(admin), '--master', `127.0.0.1:${mcPort}`, '--slave', slaveAddr, '--replication', 'sync', '--timeout-ms', '500',
+    ];
+    const proxy = spawn(process.execPath, proxyArgs(proxyPort, proxyAdmin, `127.0.0.1:${slavePort}`), { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, CACHECTL_ADMIN_TOKEN: 'bench' } });
+    children.push(proxy);
+    await waitUntil('twemproxy and cachectl proxy listening', async () => (await isPortOpen('127.0.0.1', twemPort)) && (await isPortOpen('127.0.0.1', proxyPort)), { timeoutMs: 15_000 });
+
+    const targets: Array<[string, number, ChildProcess | undefined]> = [
+      ['memcached (direct)', mcPort, undefined],
+      ['twemproxy', twemPort, twem],
+      ['cachectl proxy (sync replication)', proxyPort, proxy],
+    ];
+    process.stderr.write(`memaslap: ${SECONDS}s per target, ${THREADS} threads, concurrency ${CONCURRENCY}, ASCII, get/set 90/10\n`);
+    for (const [name, port, child] of targets) {
+      await exchangeFlush(port);
+      const r = await memaslap(memaslapBin, `127.0.0.1:${port}`, SECONDS);
+      results.push({ name, tps: r.tps, p99us: r.p99, avgus: r.avg, ...(child?.pid ? { peakRssMb: peakRssMb(child.pid) } : {}) });
+      process.stderr.write(`  ${name}: ${r.tps} ops/s\n`);
+    }
+
+    // black-holed slave: the proxy must keep answering and its memory must stay bounded
+    await new Promise<void>((r) => hole.listen(holePort, '127.0.0.1', () => r()));
+    const bh = spawn(process.execPath, proxyArgs(bhProxyPort, bhAdmin, `127.0.0.1:${holePort}`), { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, CACHECTL_ADMIN_TOKEN: 'bench' } });
+    children.push(bh);
+    await waitUntil('cachectl proxy (black-holed slave) listening', () => isPortOpen('127.0.0.1', bhProxyPort), { timeoutMs: 15_000 });
+    const r = await memaslap(memaslapBin, `127.0.0.1:${bhProxyPort}`, SECONDS);
+    const stats = (await (await fetch(`http://127.0.0.1:${bhAdmin}/stats`)).json()) as { replication: { failures: number; pendingInvalidations: number } };
+    results.push({ name: 'cachectl proxy, black-holed slave', tps: r.tps, p99us: r.p99, avgus: r.avg, peakRssMb: peakRssMb(bh.pid!) });
+
+    const rows = results.map((x) => [x.name, String(x.tps), String(x.p99us), String(x.avgus), x.peakRssMb === undefined ? '-' : x.peakRssMb.toFixed(1)]);
+    const head = ['target', 'ops/s', 'p99 us', 'avg us', 'peak RSS MB'];
+    const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+    const fmt = (row: string[]): string => row.map((c, i) => c.padEnd(widths[i])).join('  ');
+    console.log(fmt(head));
+    for (const row of rows) console.log(fmt(row));
+    const twemTps = results[1].tps;
+    const ours = results[2].tps;
+    console.log(`\nratio cachectl/twemproxy (throughput): ${(ours / twemTps).toFixed(2)}  (target >= 1.0; cachectl also writes every set to the slave, twemproxy does not)`);
+    console.log(`black-holed slave: ${stats.replication.failures} replication failures, ${stats.replication.pendingInvalidations} pending invalidations, peak RSS ${results[3].peakRssMb?.toFixed(1)} MB`);
+  } finally {
+    for (const s of held) s.destroy();
+    hole.close();
+    for (const c of children) await stopChild(c);
+    await Promise.all(started.map((p) => p.stop(2000)));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function exchangeFlush(port: number): Promise<void> {
+  const { asciiRequest } = await import('../src/util/net.js');
+  await asciiRequest('127.0.0.1', port, 'flush_all\r\n', { timeoutMs: 2000 }).catch(() => undefined);
+}
+
+await main();
