@@ -7,6 +7,8 @@
  */
 import { CachectlError } from '../errors.js';
 import type { ChaosRunResult, ChaosSecond, MitigationRun, TimelineEvent } from '../chaos/types.js';
+import type { CheckReport, PerSecond } from '../checker/check.js';
+import type { HistoryOp } from '../workload/history.js';
 import {
   REPORT_INPUT_VERSION,
   type ReportAnomaly,
@@ -25,7 +27,6 @@ type Obj = Record<string, unknown>;
 
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
-const numOrNull = (v: unknown): number | null => num(v) ?? null;
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 export function isReportInput(v: unknown): v is ReportInput {
@@ -36,140 +37,141 @@ export function isChaosRunResult(v: unknown): v is ChaosRunResult {
   return isObj(v) && v.kind === 'chaos-run' && Array.isArray(v.runs) && typeof v.scenario === 'string';
 }
 
-// ---------------------------------------------------------------- checker report (unknown shape)
+// ---------------------------------------------------------------- checker report
 
-/** Per-second latency/op data from a CheckReport-like object, keyed by second. */
-function checkerSeconds(check: unknown): Map<number, Obj> {
-  const out = new Map<number, Obj>();
-  const list = isObj(check) ? (check.perSecond ?? check.seconds) : undefined;
-  if (!Array.isArray(list)) return out;
-  list.forEach((p, i) => {
-    if (isObj(p)) out.set(num(p.second) ?? i, p);
-  });
-  return out;
+/** The checker's report (src/checker CheckReport); ChaosRunResult carries it as `unknown`. */
+export function isCheckReport(v: unknown): v is CheckReport {
+  return isObj(v) && isObj(v.verdict) && Array.isArray(v.perSecond) && isObj(v.staleReads) && isObj(v.totals);
 }
 
-/** ops by type from a checker second: `ops: {read: n}` or `opsByType`, or flat counters. */
-function opsOf(p: Obj): Record<string, number> | undefined {
-  const ops = p.ops ?? p.opsByType ?? p.throughput;
-  if (isObj(ops)) {
-    const out: Record<string, number> = {};
-    for (const [k, v] of Object.entries(ops)) if (num(v) !== undefined) out[k] = v as number;
-    return Object.keys(out).length ? out : undefined;
-  }
-  return undefined;
-}
+const nz = (v: number | undefined | null): number | null => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : null);
 
-function latencyOf(p: Obj): { p50: number | null; p99: number | null } {
-  const lat = isObj(p.latency) ? p.latency : isObj(p.latencyMs) ? p.latencyMs : p;
+/** One checker second as a report second; `shiftSec` moves workload time onto the run timeline. */
+function checkerSecond(p: PerSecond, shiftSec: number): ReportSecond {
+  const ops: Record<string, number> = { read: p.reads, update: p.updates };
+  if (p.slaveWrites) ops['slave write'] = p.slaveWrites;
+  // A second without reads (or updates) has no latency: null, so the line breaks instead of dropping to 0.
+  const latency: ReportSecond['latency'] = {
+    read: { p50Ms: p.reads ? nz(p.readP50Ms) : null, p99Ms: p.reads ? nz(p.readP99Ms) : null },
+    update: { p50Ms: p.updates ? nz(p.updateP50Ms) : null, p99Ms: p.updates ? nz(p.updateP99Ms) : null },
+  };
   return {
-    p50: numOrNull(lat.p50Ms ?? lat.p50),
-    p99: numOrNull(lat.p99Ms ?? lat.p99),
+    second: p.second + shiftSec,
+    ops,
+    errors: p.fails,
+    unknowns: p.unknowns,
+    staleReads: p.staleReads,
+    hitRate: p.hitRate,
+    dbReads: p.dbReads,
+    p50Ms: null,
+    p99Ms: null,
+    latency,
   };
 }
 
-/**
- * One history operation (src/workload/history.ts HistoryOp: invoke/complete in ms since the
- * workload started) as a report row in seconds on the run's timeline. offsetSec shifts workload
- * time onto the chaos timeline; wall-clock ms (> 1e11) are rebased on startWallMs.
- */
-function toOperation(o: unknown, startWallMs: number | undefined, offsetSec = 0): ReportOperation | undefined {
-  if (!isObj(o)) return undefined;
-  const rel = (v: unknown): number | null => {
-    const n = num(v);
-    if (n === undefined) return null;
-    if (n > 1e11) return startWallMs !== undefined ? (n - startWallMs) / 1000 : null;
-    return n / 1000 + offsetSec;
-  };
-  const invoke = num(o.invokeSec) ?? rel(o.invokeMs ?? o.invoke ?? o.start) ?? 0;
-  const complete = num(o.completeSec) ?? rel(o.completeMs ?? o.complete ?? o.end);
-  const version = o.version ?? o.versionSeen ?? o.versionWritten;
+/** A history operation (src/workload/history.ts: times in ms since the workload started) as a report row. */
+export function historyOperation(o: HistoryOp, offsetSec = 0): ReportOperation {
   const notes = [
-    str(o.source) ? `from ${o.source}` : '',
-    str(o.cacheResult) ? `cache ${o.cacheResult}` : '',
-    str(o.reply) ? `reply ${o.reply}` : '',
-    num(o.baseVersion) !== undefined ? `base v${o.baseVersion}` : '',
-    num(o.commitAt) !== undefined ? `committed ${(((o.commitAt as number) / 1000) + offsetSec).toFixed(3)}s` : '',
-    num(o.ttl) !== undefined ? `ttl ${o.ttl}s` : '',
-    str(o.error ?? o.note ?? o.message) ?? '',
+    o.source ? `from ${o.source}` : '',
+    o.cacheResult ? `cache ${o.cacheResult}` : '',
+    o.reply ? `reply ${o.reply}` : '',
+    o.baseVersion !== undefined ? `gets saw v${o.baseVersion}` : '',
+    o.commitAt !== undefined ? `db commit at ${(o.commitAt / 1000 + offsetSec).toFixed(3)}s` : '',
+    o.ttl !== undefined ? `ttl ${o.ttl}s` : '',
+    o.token ? `token ${o.token}` : '',
+    o.error ?? '',
   ].filter(Boolean);
   return {
-    client: (o.client ?? o.clientId ?? o.process ?? '?') as string | number,
-    op: String(o.op ?? o.type ?? o.f ?? '?'),
-    key: String(o.key ?? ''),
-    invokeSec: invoke,
-    completeSec: complete,
-    outcome: String(o.outcome ?? o.result ?? o.status ?? '?'),
-    version: typeof version === 'number' || typeof version === 'string' ? version : null,
-    node: str(o.node ?? o.servedBy ?? o.endpoint) ?? null,
+    client: o.client,
+    op: o.op,
+    key: o.key,
+    invokeSec: o.invoke / 1000 + offsetSec,
+    completeSec: Number.isFinite(o.complete) ? o.complete / 1000 + offsetSec : null,
+    outcome: o.outcome,
+    version: o.version ?? null,
+    node: o.node ?? o.endpoint ?? null,
     ...(notes.length ? { note: notes.join(' · ') } : {}),
   };
 }
 
-/** Anomalies with their proving operations, from whatever list the checker provides. */
-function checkerAnomalies(check: unknown, startWallMs: number | undefined, offsetSec = 0): { anomalies: ReportAnomaly[]; omitted: number } {
-  if (!isObj(check)) return { anomalies: [], omitted: 0 };
+const t = (ms: number, offsetSec: number): string => `${(ms / 1000 + offsetSec).toFixed(2)}s`;
+
+/** Every anomaly the checker proves, with the operations (or key states) that prove it. */
+export function checkerAnomalies(check: CheckReport, offsetSec = 0): { anomalies: ReportAnomaly[]; omitted: number } {
   const anomalies: ReportAnomaly[] = [];
-  const pushFrom = (list: unknown, fallbackKind: string): void => {
-    if (!Array.isArray(list)) return;
-    for (const a of list) {
-      if (!isObj(a)) continue;
-      const opsRaw = a.operations ?? a.ops ?? a.proof ?? a.evidence;
-      const ops = (Array.isArray(opsRaw) ? opsRaw : isObj(opsRaw) ? Object.values(opsRaw) : [])
-        .map((o) => toOperation(o, startWallMs, offsetSec))
-        .filter((o): o is ReportOperation => o !== undefined);
-      // A single read/write quoted directly on the anomaly (read, write, committed...).
-      for (const field of ['read', 'write', 'op', 'operation', 'committed', 'first', 'second']) {
-        const op = toOperation(a[field], startWallMs, offsetSec);
-        if (op && isObj(a[field]) && (a[field] as Obj).op !== undefined) ops.push(op);
-      }
+  let omitted = 0;
+  const sr = check.staleReads;
+  for (const e of sr.examples) {
+    const u = e.newerUpdate;
+    anomalies.push({
+      kind: 'stale-read',
+      key: e.read.key,
+      description: `read returned v${e.read.version ?? '?'}${e.read.node ? ` from the ${e.read.node}` : ''} at ${t(e.read.invoke, offsetSec)}, but v${u.version} was committed at ${t(u.commitAt, offsetSec)} (client ${u.client}, cache write ${u.cacheResult ?? u.outcome}): ${e.versionsBehind} version${e.versionsBehind === 1 ? '' : 's'} behind, ${Math.round(e.ageMs)} ms stale`,
+      operations: [
+        { client: u.client, op: 'update', key: e.read.key, invokeSec: u.commitAt / 1000 + offsetSec, completeSec: u.complete / 1000 + offsetSec, outcome: u.outcome, version: u.version, node: 'db', note: `committed v${u.version}; cache ${u.cacheResult ?? '?'}` },
+        historyOperation(e.read, offsetSec),
+      ],
+    });
+  }
+  omitted += Math.max(0, sr.count - sr.examples.length);
+  for (const e of check.lostUpdates.examples) {
+    anomalies.push({
+      kind: 'lost-update',
+      key: e.key,
+      description: `${e.ops.length} CAS got STORED with the same token ${e.token}${e.baseVersion !== undefined ? ` (on v${e.baseVersion})` : ''}: all but one update was overwritten`,
+      operations: e.ops.map((o) => historyOperation(o, offsetSec)),
+    });
+  }
+  omitted += Math.max(0, check.lostUpdates.count - check.lostUpdates.examples.length);
+  for (const e of check.missingAckedWrites.examples) {
+    anomalies.push({
+      kind: 'missing-acked-write',
+      key: e.key,
+      description: `the master acknowledged v${e.ackedVersion} at ${t(e.ack.complete, offsetSec)} but holds ${typeof e.master === 'number' ? `v${e.master}` : e.master} at the end`,
+      operations: [historyOperation(e.ack, offsetSec)],
+    });
+  }
+  omitted += Math.max(0, check.missingAckedWrites.count - check.missingAckedWrites.examples.length);
+  if (check.divergence.judged) {
+    const d = check.divergence;
+    for (const k of d.examples) {
+      const show = (v: unknown): string => (typeof v === 'number' ? `v${v}` : String(v));
       anomalies.push({
-        kind: str(a.kind ?? a.type) ?? fallbackKind,
-        ...(a.key !== undefined ? { key: String(a.key) } : {}),
-        description: str(a.description ?? a.message ?? a.summary) ?? describe(a, fallbackKind),
-        operations: ops,
+        kind: `divergence: ${k.state}`,
+        key: k.key,
+        description: `at the end: master ${show(k.master)}, slave ${show(k.slave)}${k.db !== undefined ? `, database v${k.db}` : ''}`,
+        operations: [],
       });
     }
+    omitted += Math.max(0, d.divergent - d.examples.length);
+  }
+  for (const o of check.corruptReads.examples) anomalies.push({ kind: 'corrupt-read', key: o.key, description: 'a read returned bytes that are not this key’s value', operations: [historyOperation(o, offsetSec)] });
+  omitted += Math.max(0, check.corruptReads.count - check.corruptReads.examples.length);
+  for (const e of check.impossibleReads.examples) {
+    anomalies.push({ kind: 'impossible-read', key: e.read.key, description: `a read returned v${e.read.version ?? '?'}, newer than any version ever committed (v${e.newestKnownVersion})`, operations: [historyOperation(e.read, offsetSec)] });
+  }
+  omitted += Math.max(0, check.impossibleReads.count - check.impossibleReads.examples.length);
+  return { anomalies, omitted };
+}
+
+function checkerTotals(check: CheckReport): ReportTotals {
+  const out: ReportTotals = {
+    operations: check.totals.ops,
+    opsPerSec: Math.round(check.totals.opsPerSecond),
+    staleReads: check.staleReads.count,
+    maxStaleAgeMs: check.staleReads.count ? check.staleReads.maxAgeMs : undefined,
+    lostUpdates: check.lostUpdates.count,
+    missingAckedWrites: check.missingAckedWrites.judged ? check.missingAckedWrites.count : undefined,
+    divergentKeys: check.divergence.judged ? check.divergence.divergent : undefined,
+    hitRate: check.costs.hitRate ?? undefined,
+    dbReads: check.costs.dbReads,
+    failedWrites: check.totals.fail,
+    unknownOutcomes: check.totals.unknown,
+    readP50Ms: check.latency.read?.p50Ms,
+    readP99Ms: check.latency.read?.p99Ms,
+    updateP50Ms: check.latency.update?.p50Ms,
+    updateP99Ms: check.latency.update?.p99Ms,
   };
-  pushFrom(check.anomalies, 'anomaly');
-  if (anomalies.length === 0) {
-    // Per-kind lists (staleReads: {count, examples}, lostUpdates: [...], divergence: {keys}).
-    for (const [field, kind] of [
-      ['staleReads', 'stale-read'],
-      ['lostUpdates', 'lost-update'],
-      ['missingAckedWrites', 'missing-acked-write'],
-      ['divergence', 'divergence'],
-      ['divergentKeys', 'divergence'],
-    ] as const) {
-      const v = check[field];
-      if (Array.isArray(v)) pushFrom(v, kind);
-      else if (isObj(v)) pushFrom(v.examples ?? v.items ?? v.keys ?? v.list, kind);
-    }
-  }
-  const total = num(check.anomalyCount) ?? num(isObj(check.anomaliesTotal) ? undefined : check.anomaliesTotal);
-  return { anomalies, omitted: total !== undefined ? Math.max(0, total - anomalies.length) : 0 };
-}
-
-function describe(a: Obj, kind: string): string {
-  const parts = Object.entries(a)
-    .filter(([k, v]) => !['operations', 'ops', 'proof', 'evidence', 'kind', 'type', 'key'].includes(k) && (typeof v === 'number' || typeof v === 'string'))
-    .map(([k, v]) => `${k} ${v}`);
-  return parts.length ? `${kind}: ${parts.join(', ')}` : kind;
-}
-
-function checkerTotals(check: unknown): ReportTotals {
-  if (!isObj(check)) return {};
-  const out: ReportTotals = {};
-  const lat = isObj(check.latency) ? check.latency : isObj(check.latencyMs) ? check.latencyMs : undefined;
-  if (lat) {
-    const all = isObj(lat.all) ? lat.all : lat;
-    out.p50Ms = num(all.p50Ms ?? all.p50);
-    out.p99Ms = num(all.p99Ms ?? all.p99);
-  }
-  out.opsPerSec = num(check.opsPerSec ?? check.throughput);
-  const stale = check.staleReads;
-  if (isObj(stale)) out.maxStaleAgeMs = num(stale.maxAgeMs ?? stale.maxStaleMs);
-  out.maxStaleAgeMs ??= num(check.maxStaleAgeMs);
   for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k];
   return out;
 }
@@ -240,45 +242,46 @@ function mergeOverlapping(windows: ReportWindow[]): ReportWindow[] {
 
 const EVENT_KINDS_SHOWN = new Set(['fault-apply', 'fault-revert', 'fault-revert-failed', 'switch-start', 'switch-step', 'switch-end', 'config-change', 'interrupted', 'note']);
 
-function chaosSecond(s: ChaosSecond, checker: Obj | undefined): ReportSecond {
+/** The chaos series (aligned with the timeline) plus latency and op mix from the checker's second. */
+function chaosSecond(s: ChaosSecond, checker: ReportSecond | undefined): ReportSecond {
   const reads = s.hits + s.misses;
-  const lat = checker ? latencyOf(checker) : { p50: null, p99: null };
-  const ops = (checker && opsOf(checker)) ?? { read: s.reads, update: s.writes };
   return {
     second: s.second,
-    ops,
-    errors: s.failedWrites + (checker ? (num(checker.readErrors) ?? 0) : 0),
+    ops: checker?.ops ?? { read: s.reads, update: s.writes },
+    errors: s.failedWrites,
     unknowns: s.unknownOutcomes,
     staleReads: s.staleReads,
     hitRate: reads > 0 ? s.hits / reads : null,
     dbReads: s.dbReads,
-    p50Ms: lat.p50,
-    p99Ms: lat.p99,
+    p50Ms: checker?.p50Ms ?? null,
+    p99Ms: checker?.p99Ms ?? null,
+    ...(checker?.latency ? { latency: checker.latency } : {}),
   };
 }
 
 function chaosSeries(result: ChaosRunResult, run: MitigationRun): ReportSeries {
-  const startWall = Date.parse(run.timeline.startedAt);
-  const checkerBySecond = checkerSeconds(run.check);
-  // The checker's seconds are counted from the workload's first op; the chaos series from the run
-  // start. Line them up by the workload-start event when there is one.
+  const check = isCheckReport(run.check) ? run.check : undefined;
+  // The checker counts seconds from the workload's start, the chaos series from the run's start.
   const workloadStart = run.timeline.events.find((e) => e.kind === 'workload-start');
-  const shift = workloadStart ? Math.floor(workloadStart.atMs / 1000) : 0;
-  const perSecond = run.perSecond.map((s) => chaosSecond(s, checkerBySecond.get(s.second - shift) ?? checkerBySecond.get(s.second)));
+  const offsetSec = (workloadStart?.atMs ?? 0) / 1000;
+  const shift = Math.round(offsetSec);
+  const checkerBySecond = new Map<number, ReportSecond>();
+  for (const p of check?.perSecond ?? []) checkerBySecond.set(p.second + shift, checkerSecond(p, shift));
+  const perSecond = run.perSecond.length
+    ? run.perSecond.map((s) => chaosSecond(s, checkerBySecond.get(s.second)))
+    : [...checkerBySecond.values()];
   const phases = run.timeline.phases.map((p) => ({ name: p.name, startSec: p.startMs / 1000, endSec: p.endMs / 1000 }));
   const faultPhase = phases.find((p) => p.name === 'fault');
   const faultLabel = `fault: ${result.config.fault ?? 'injected'}${result.scenario === 'master-down' ? ' master' : ''}`;
   const windows = windowsFromEvents(run.timeline.events, faultPhase, run.durationMs / 1000, faultLabel);
-  const events: ReportEvent[] = run.timeline.events.filter((e) => EVENT_KINDS_SHOWN.has(e.kind)).map((e) => ({ atSec: e.atMs / 1000, label: e.message }));
-  const { anomalies, omitted } = checkerAnomalies(run.check, Number.isNaN(startWall) ? undefined : startWall, (workloadStart?.atMs ?? 0) / 1000);
-  const metrics = run.metrics as unknown as Record<string, unknown>;
-  const totals: ReportTotals = {};
-  for (const [k, v] of Object.entries(metrics)) if (num(v) !== undefined) totals[k] = v as number;
-  Object.assign(totals, checkerTotals(run.check));
-  if (totals.opsPerSec === undefined && totals.operations !== undefined && run.durationMs > 0) {
-    const activeSeconds = perSecond.filter((p) => Object.values(p.ops).some((n) => n > 0)).length;
-    if (activeSeconds > 0) totals.opsPerSec = Math.round(totals.operations / activeSeconds);
+  if (run.switch?.completedAtMs !== undefined && !windows.some((w) => w.kind === 'switch')) {
+    windows.push({ kind: 'switch', label: `manual switch (${run.switch.outcome})`, startSec: (run.switch.completedAtMs - run.switch.durationMs) / 1000, endSec: run.switch.completedAtMs / 1000 });
   }
+  const events: ReportEvent[] = run.timeline.events.filter((e) => EVENT_KINDS_SHOWN.has(e.kind)).map((e) => ({ atSec: e.atMs / 1000, label: e.message }));
+  const { anomalies, omitted } = check ? checkerAnomalies(check, offsetSec) : { anomalies: [], omitted: 0 };
+  // The checker's numbers first, then the scenario's own metrics (same names: the scenario wins).
+  const totals: ReportTotals = check ? checkerTotals(check) : {};
+  for (const [k, v] of Object.entries(run.metrics as unknown as Record<string, unknown>)) if (num(v) !== undefined) totals[k] = v as number;
   return {
     label: run.label,
     verdict: { status: RUN_VERDICT[run.verdict] ?? 'info', summary: run.findings.join(' ') || RUN_VERDICT_TEXT[run.verdict] },
@@ -347,16 +350,97 @@ export function fromChaosRunResult(result: ChaosRunResult): ReportInput {
   };
 }
 
+// ---------------------------------------------------------------- workload
+
+/** What `cachectl workload --json` prints (src/workload/cli.ts WorkloadCommandResult), as far as the report needs it. */
+export interface WorkloadRunLike {
+  seed: number;
+  keys: number;
+  keyPrefix?: string;
+  target: string;
+  endpoints?: string[];
+  mitigation: string;
+  stoppedBy: string;
+  durationMs: number;
+  opsPerSecond: number;
+  counts: { ops: number; reads: number; updates: number };
+  check: CheckReport;
+  /** added by saveRunArtifacts when the command knows them */
+  startedAt?: string;
+  replay?: string;
+}
+
+export function isWorkloadResult(v: unknown): v is WorkloadRunLike {
+  return isObj(v) && typeof v.seed === 'number' && typeof v.stoppedBy === 'string' && isObj(v.counts) && isCheckReport(v.check);
+}
+
+export interface RunContext {
+  /** the exact command line that replays the run (from the command's argv) */
+  replayCommand?: string;
+  /** ISO time the run started */
+  startedAt?: string;
+}
+
+export function fromWorkloadResult(result: WorkloadRunLike, ctx: RunContext = {}): ReportInput {
+  const check = result.check;
+  const { anomalies, omitted } = checkerAnomalies(check);
+  const perSecond = check.perSecond.map((p) => checkerSecond(p, 0));
+  const durationSec = result.durationMs / 1000;
+  const ok = check.verdict.ok;
+  const replay =
+    ctx.replayCommand ??
+    result.replay ??
+    `cachectl workload --seed ${result.seed} --keys ${result.keys} --mitigation ${result.mitigation} --target ${result.target === 'servers' ? 'master' : result.target}`;
+  const startedAt = ctx.startedAt ?? result.startedAt ?? new Date(Date.now() - result.durationMs).toISOString();
+  return {
+    version: REPORT_INPUT_VERSION,
+    kind: 'workload',
+    scenario: 'workload',
+    title: `workload — ${result.mitigation === 'none' ? 'no mitigation' : result.mitigation}, ${result.counts.ops.toLocaleString('en-US')} ops`,
+    startedAt,
+    durationMs: result.durationMs,
+    seed: result.seed,
+    replayCommand: replay,
+    settings: {
+      target: result.target,
+      endpoints: (result.endpoints ?? []).join(', ') || null,
+      mitigation: result.mitigation,
+      keys: result.keys,
+      stopped_by: result.stoppedBy,
+      ops_per_second: result.opsPerSecond,
+    },
+    verdict: { status: ok ? 'pass' : 'fail', summary: check.verdict.summary },
+    expectations: [],
+    series: [
+      {
+        label: result.mitigation === 'none' ? 'workload' : result.mitigation,
+        verdict: { status: ok ? 'pass' : 'fail', summary: check.verdict.summary },
+        totals: checkerTotals(check),
+        perSecond,
+        phases: [{ name: 'run', startSec: 0, endSec: durationSec }],
+        windows: [],
+        events: [],
+        anomalies,
+        anomaliesOmitted: omitted,
+        durationMs: result.durationMs,
+      },
+    ],
+  };
+}
+
 // ---------------------------------------------------------------- entry point
 
 /**
  * Anything `cachectl report` or `saveRunArtifacts` is given: a saved run envelope, a ReportInput,
  * a ChaosRunResult, or a workload result (via the workload adapter registered below).
  */
-export function toReportInput(value: unknown, source = 'the input'): ReportInput {
+export function toReportInput(value: unknown, source = 'the input', ctx: RunContext = {}): ReportInput {
   if (isObj(value) && value.format === 'cachectl-run' && isReportInput(value.report)) return value.report;
   if (isReportInput(value)) return value;
-  if (isChaosRunResult(value)) return fromChaosRunResult(value);
+  let input: ReportInput | undefined;
+  if (isChaosRunResult(value)) input = fromChaosRunResult(value);
+  else if (isWorkloadResult(value)) input = fromWorkloadResult(value, ctx);
+  if (input) return ctx.replayCommand ? { ...input, replayCommand: ctx.replayCommand } : input;
   for (const adapter of extraAdapters) {
     const r = adapter(value);
     if (r) return r;

@@ -27,6 +27,13 @@ export interface SaveRunArtifactsOptions {
   save?: boolean;
   /** cachectl version for the report footer */
   version?: string;
+  /** the command's argv (process.argv.slice(2) with the command id first, e.g. ['workload', '--duration', '10s']):
+   *  becomes the exact replay command, with --seed added and output-only flags removed */
+  argv?: string[];
+  /** the seed to put in the replay command when argv has none */
+  seed?: number;
+  /** ISO time the run started (workload results do not carry it) */
+  startedAt?: string;
   /** append a Markdown summary here; defaults to $GITHUB_STEP_SUMMARY when set (CI job pages) */
   markdown?: string;
   env?: NodeJS.ProcessEnv;
@@ -62,11 +69,38 @@ export function writeJUnitFile(input: ReportInput, file: string): string {
   return writeOut(file, writeJUnit(input), '--junit');
 }
 
+/** Flags that only say where output goes: a replay does not need them. */
+const OUTPUT_FLAGS_WITH_VALUE = new Set(['--report', '--junit', '--history', '--results-dir', '-o', '--output']);
+const OUTPUT_FLAGS = new Set(['--json', '--no-save', '--save']);
+
+function shellQuote(arg: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+/** "cachectl <argv>" without output-only flags, with --seed <seed> when the user let it be random. */
+export function replayCommandFromArgv(argv: string[], seed?: number | string | null): string {
+  const kept: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const name = a.split('=')[0];
+    if (OUTPUT_FLAGS.has(a)) continue;
+    if (OUTPUT_FLAGS_WITH_VALUE.has(name)) {
+      if (!a.includes('=')) i++;
+      continue;
+    }
+    kept.push(a);
+  }
+  if (seed !== undefined && seed !== null && !kept.some((a) => a === '--seed' || a.startsWith('--seed='))) kept.push('--seed', String(seed));
+  return ['cachectl', ...kept].map(shellQuote).join(' ');
+}
+
 export function saveRunArtifacts(result: unknown, opts: SaveRunArtifactsOptions): RunArtifacts {
-  let input = toReportInput(result, 'the run result');
+  const seed = opts.seed ?? (typeof (result as { seed?: unknown })?.seed === 'number' ? ((result as { seed: number }).seed) : undefined);
+  const ctx = { ...(opts.argv ? { replayCommand: replayCommandFromArgv(opts.argv, seed) } : {}), ...(opts.startedAt ? { startedAt: opts.startedAt } : {}) };
+  let input = toReportInput(result, 'the run result', ctx);
   const out: RunArtifacts = {};
   if (opts.save !== false) {
-    const { run, file } = saveRun(result, opts.resultsDir);
+    const { run, file } = saveRun(result, opts.resultsDir, { ctx });
     out.runId = run.id;
     out.runFile = file;
     input = run.report;

@@ -86,8 +86,8 @@ export function mergedWindows(series: ReportSeries[]): ReportWindow[] {
 function opTypes(series: ReportSeries[]): string[] {
   const totals = new Map<string, number>();
   for (const s of series) for (const p of s.perSecond) for (const [op, n] of Object.entries(p.ops)) totals.set(op, (totals.get(op) ?? 0) + n);
-  // Busiest first: the main op gets the solid line.
-  return [...totals.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([op]) => op);
+  // Busiest first: the main op gets the solid line. Ops that never happened get no line.
+  return [...totals.entries()].filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([op]) => op);
 }
 
 function valuesOf(s: ReportSeries, pick: (p: ReportSecond) => number | null): ChartLine['values'] {
@@ -191,26 +191,53 @@ export function buildChartSpecs(series: ReportSeries[]): ChartSpec[] {
     })),
   });
 
-  const latency: ChartLine[] = [];
-  series.forEach((s, si) => {
-    latency.push({
-      series: s.label,
-      name: multi ? `${s.label} · p50` : 'p50',
-      color: multi ? seriesColor(s.label, si) : '#0072B2',
-      dash: '',
-      values: valuesOf(s, (p) => p.p50Ms),
-      shape: 'line',
+  const latencyOps = [...new Set(series.flatMap((s) => s.perSecond.flatMap((p) => Object.keys(p.latency ?? {}))))];
+  if (latencyOps.length) {
+    // One chart per op: read and update latencies differ by an order of magnitude (a CAS is gets + cas).
+    for (const op of latencyOps) {
+      const lines: ChartLine[] = [];
+      series.forEach((s, si) => {
+        lines.push({
+          series: s.label,
+          name: multi ? `${s.label} · p50` : 'p50',
+          color: multi ? seriesColor(s.label, si) : '#0072B2',
+          dash: '',
+          values: valuesOf(s, (p) => p.latency?.[op]?.p50Ms ?? null),
+          shape: 'line',
+        });
+        lines.push({
+          series: s.label,
+          name: multi ? `${s.label} · p99` : 'p99',
+          color: multi ? seriesColor(s.label, si) : '#CC79A7',
+          dash: '5 3',
+          values: valuesOf(s, (p) => p.latency?.[op]?.p99Ms ?? null),
+          shape: 'line',
+        });
+      });
+      specs.push({ id: `latency-${op.replace(/[^a-z0-9]+/gi, '-')}`, title: `Latency of ${op}s, p50 / p99`, unit: 'ms, log scale', lines, yScale: 'log' });
+    }
+  } else {
+    const latency: ChartLine[] = [];
+    series.forEach((s, si) => {
+      latency.push({
+        series: s.label,
+        name: multi ? `${s.label} · p50` : 'p50',
+        color: multi ? seriesColor(s.label, si) : '#0072B2',
+        dash: '',
+        values: valuesOf(s, (p) => p.p50Ms),
+        shape: 'line',
+      });
+      latency.push({
+        series: s.label,
+        name: multi ? `${s.label} · p99` : 'p99',
+        color: multi ? seriesColor(s.label, si) : '#CC79A7',
+        dash: '5 3',
+        values: valuesOf(s, (p) => p.p99Ms),
+        shape: 'line',
+      });
     });
-    latency.push({
-      series: s.label,
-      name: multi ? `${s.label} · p99` : 'p99',
-      color: multi ? seriesColor(s.label, si) : '#CC79A7',
-      dash: '5 3',
-      values: valuesOf(s, (p) => p.p99Ms),
-      shape: 'line',
-    });
-  });
-  specs.push({ id: 'latency', title: 'Latency p50 / p99', unit: 'ms, log scale', lines: latency, yScale: 'log' });
+    specs.push({ id: 'latency', title: 'Latency p50 / p99', unit: 'ms, log scale', lines: latency, yScale: 'log' });
+  }
   return specs;
 }
 

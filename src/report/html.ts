@@ -45,6 +45,10 @@ export const METRICS: MetricDef[] = [
   { key: 'errors', label: 'Errors', better: 'lower', format: formatNumber , secondary: true },
   { key: 'operations', label: 'Operations', better: 'higher', format: formatNumber },
   { key: 'opsPerSec', label: 'Throughput (ops/s)', better: 'higher', format: formatNumber },
+  { key: 'readP50Ms', label: 'Read latency p50', better: 'lower', format: (v) => `${formatNumber(v)} ms` },
+  { key: 'readP99Ms', label: 'Read latency p99', better: 'lower', format: (v) => `${formatNumber(v)} ms` },
+  { key: 'updateP50Ms', label: 'Update latency p50', better: 'lower', format: (v) => `${formatNumber(v)} ms` },
+  { key: 'updateP99Ms', label: 'Update latency p99', better: 'lower', format: (v) => `${formatNumber(v)} ms` },
   { key: 'p50Ms', label: 'Latency p50', better: 'lower', format: (v) => `${formatNumber(v)} ms` },
   { key: 'p99Ms', label: 'Latency p99', better: 'lower', format: (v) => `${formatNumber(v)} ms` },
 ];
@@ -158,7 +162,7 @@ function renderMatrix(series: ReportSeries[]): string {
 }
 
 /** The headline tiles of a single run; the full list is in the matrix of a multi-run report. */
-const TILE_KEYS = ['staleReads', 'divergentKeys', 'masterStaleKeys', 'lostUpdates', 'missingAckedWrites', 'maxStaleAgeMs', 'hitRate', 'dbReads', 'failedWrites', 'unknownOutcomes', 'opsPerSec', 'p99Ms'];
+const TILE_KEYS = ['staleReads', 'divergentKeys', 'masterStaleKeys', 'lostUpdates', 'missingAckedWrites', 'maxStaleAgeMs', 'hitRate', 'dbReads', 'failedWrites', 'unknownOutcomes', 'opsPerSec', 'readP99Ms', 'updateP99Ms', 'p99Ms'];
 
 function renderTiles(s: ReportSeries): string {
   const defs = metricDefs([s]).filter((d) => TILE_KEYS.includes(d.key));

@@ -2,8 +2,8 @@
 export { renderHtmlReport, type RenderOptions } from './html.js';
 export { writeJUnit } from './junit.js';
 export { renderMarkdownSummary } from './markdown.js';
-export { toReportInput, fromChaosRunResult, registerAdapter } from './adapt.js';
-export { saveRunArtifacts, writeHtmlReportFile, writeJUnitFile, type RunArtifacts, type SaveRunArtifactsOptions } from './artifacts.js';
+export { toReportInput, fromChaosRunResult, fromWorkloadResult, registerAdapter, type RunContext } from './adapt.js';
+export { saveRunArtifacts, replayCommandFromArgv, writeHtmlReportFile, writeJUnitFile, type RunArtifacts, type SaveRunArtifactsOptions } from './artifacts.js';
 export { createProgress, type ProgressReporter, type ProgressSample, type PlannedPhase } from './progress.js';
 export { resolveResultsDir, saveRun, importRunFile, listRuns, findRun, readRunFile, compareRuns, makeRunId, RESULTS_DIR_ENV, type RunSummary, type RunComparison, type SavedRun } from './store.js';
 export type * from './types.js';

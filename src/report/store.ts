@@ -10,7 +10,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { CachectlError } from '../errors.js';
-import { toReportInput } from './adapt.js';
+import { toReportInput, type RunContext } from './adapt.js';
 import type { ReportInput, ReportSeries } from './types.js';
 
 export const RUN_FORMAT = 'cachectl-run';
@@ -76,8 +76,9 @@ function ensureDir(dir: string): void {
 }
 
 /** Save a run; returns the stored envelope and its path. Never overwrites: a clash gets -2, -3... */
-export function saveRun(result: unknown, dir: string, now: Date = new Date()): { run: SavedRun; file: string } {
-  const report = toReportInput(result);
+export function saveRun(result: unknown, dir: string, opts: { now?: Date; ctx?: RunContext } = {}): { run: SavedRun; file: string } {
+  const now = opts.now ?? new Date();
+  const report = toReportInput(result, 'the run result', opts.ctx);
   ensureDir(dir);
   const base = makeRunId(report);
   let id = base;

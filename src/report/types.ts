@@ -45,6 +45,8 @@ export interface ReportSecond {
   /** latency percentiles in milliseconds over all ops completed this second, null when none */
   p50Ms: number | null;
   p99Ms: number | null;
+  /** latency percentiles per op type (the checker measures reads and updates apart) */
+  latency?: Record<string, { p50Ms: number | null; p99Ms: number | null }>;
 }
 
 /** One recorded operation, quoted as proof of an anomaly. */

@@ -18,11 +18,12 @@ describe('renderHtmlReport', () => {
   it('draws one path per series line per chart, and shades the fault window with its label', () => {
     const html = renderHtmlReport(fromChaosRunResult(syntheticChaos(['none', 'proxy-delete', 'client-short-ttl'])));
     const charts = [...html.matchAll(/<svg class="chart-svg"[^>]*data-chart="([^"]+)"[\s\S]*?<\/svg>/g)];
-    expect(charts.map((m) => m[1])).toEqual(['throughput', 'errors', 'stale', 'hit-rate', 'db-reads', 'latency']);
+    expect(charts.map((m) => m[1])).toEqual(['throughput', 'errors', 'stale', 'hit-rate', 'db-reads', 'latency-read', 'latency-update']);
     const lines = (id: string): number => (charts.find((m) => m[1] === id)![0].match(/class="series-line"/g) ?? []).length;
     expect(lines('throughput')).toBe(3 * 2); // 3 mitigations x (read, update)
     expect(lines('stale')).toBe(3);
-    expect(lines('latency')).toBe(3 * 2); // p50 and p99
+    expect(lines('latency-read')).toBe(3 * 2); // p50 and p99
+    expect(lines('latency-update')).toBe(3 * 2);
     for (const [, id] of charts) expect(charts.find((m) => m[1] === id)![0]).toContain('class="window window-fault"');
     expect(html).toContain('fault: partition master');
     // Matrix with one column per mitigation.
@@ -43,8 +44,10 @@ describe('renderHtmlReport', () => {
     const html = renderHtmlReport(fromChaosRunResult(syntheticChaos(['none'], { stale: 2 })));
     const anomaly = html.match(/<details class="anomaly[\s\S]*?<\/details>/)![0];
     expect(anomaly).toContain('stale-read');
-    expect(anomaly).toContain('read v1 from the slave after v2 committed');
+    // The real checker's proof: the read, and the committed update it missed.
+    expect(anomaly).toMatch(/read returned v1 from the slave at 4\.60s, but v\d+ was committed at 4\.\d+s/);
     expect((anomaly.match(/<tr class="op-/g) ?? []).length).toBe(2);
+    expect(anomaly).toMatch(/<td>read<\/td><td><code>k1<\/code><\/td><td class="num">4\.600s<\/td>/);
     expect(anomaly).toMatch(/<td>slave<\/td>/);
   });
 

@@ -99,3 +99,28 @@ describe('saved runs', () => {
     expect(listRuns(join(dir, 'none'))).toEqual([]);
   });
 });
+
+describe('replay command and workload runs', () => {
+  it('replayCommandFromArgv: output-only flags dropped, the seed added, odd arguments quoted', async () => {
+    const { replayCommandFromArgv } = await import('../../src/report/artifacts.js');
+    expect(replayCommandFromArgv(['workload', '--duration', '10s', '--report', 'r.html', '--json', '--junit=j.xml'], 42)).toBe('cachectl workload --duration 10s --seed 42');
+    expect(replayCommandFromArgv(['chaos', 'master-down', '--seed', '7', '--expect', 'staleReads == 0'], 42)).toBe("cachectl chaos master-down --seed 7 --expect 'staleReads == 0'");
+    expect(replayCommandFromArgv(['x', "it's"])).toBe(`cachectl x 'it'\\''s'`);
+  });
+
+  it('a workload result (real checker report) becomes a one-series report with its anomalies; saved with the argv replay', async () => {
+    const { checkHistory } = await import('../../src/checker/check.js');
+    const { plantedHistory } = await import('./synthetic.js');
+    const check = checkHistory(plantedHistory('w1', 6, 2));
+    const result = { seed: 9, keys: 1, keyPrefix: 'wl:x:', target: 'proxy', endpoints: ['127.0.0.1:1'], mitigation: 'none', stoppedBy: 'duration', durationMs: 6000, opsPerSecond: 8, counts: { ops: 50, reads: 25, updates: 25 }, check };
+    const dir = tmp();
+    const out = saveRunArtifacts(result, { resultsDir: dir, argv: ['workload', '--duration', '6s', '--report', 'x.html'], startedAt: '2026-11-26T20:00:00.000Z', env: {} });
+    const { report } = findRun(dir, out.runId!);
+    expect(report).toMatchObject({ kind: 'workload', scenario: 'workload', seed: 9, replayCommand: 'cachectl workload --duration 6s --seed 9', startedAt: '2026-11-26T20:00:00.000Z' });
+    expect(report.series).toHaveLength(1);
+    expect(report.series[0].totals.staleReads).toBe(check.staleReads.count);
+    expect(report.series[0].anomalies.filter((a) => a.kind === 'stale-read')).toHaveLength(check.staleReads.examples.length);
+    expect(report.series[0].perSecond.length).toBe(check.perSecond.length);
+    expect(report.verdict.status).toBe(check.verdict.ok ? 'pass' : 'fail');
+  });
+});

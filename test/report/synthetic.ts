@@ -1,8 +1,28 @@
 /**
- * Synthetic chaos results for the UNIT tests only (shape checks, escaping, maths). The browser
+ * Synthetic chaos results for the UNIT tests only (shape checks, escaping, maths). The check
+ * report comes from the real checker on a small history with a planted stale read. The browser
  * test renders a real recorded run instead (test/report/fixtures/*.json).
  */
 import type { ChaosMetrics, ChaosRunResult, ChaosSecond, MitigationName, MitigationRun } from '../../src/chaos/types.js';
+import { checkHistory } from '../../src/checker/check.js';
+import type { HistoryOp } from '../../src/workload/history.js';
+
+/** A history over `seconds` seconds: reads and updates of one key, plus `stale` planted stale reads in the fault window. */
+export function plantedHistory(key: string, seconds: number, stale: number): HistoryOp[] {
+  const ops: HistoryOp[] = [];
+  let id = 1;
+  let version = 0;
+  for (let ms = 0; ms < seconds * 1000; ms += 250) {
+    version++;
+    ops.push({ id: id++, client: 1, op: 'update', key, invoke: ms, complete: ms + 3, commitAt: ms + 1, outcome: 'ok', version, cacheResult: 'stored', node: 'proxy' });
+    ops.push({ id: id++, client: 2, op: 'read', key, invoke: ms + 100, complete: ms + 101, outcome: 'ok', version, source: 'cache', node: 'proxy' });
+  }
+  // Stale reads: version 1 returned long after newer versions committed.
+  for (let i = 0; i < stale; i++) {
+    ops.push({ id: id++, client: 3, op: 'read', key, invoke: 4600 + i * 10, complete: 4601 + i * 10, outcome: 'ok', version: 1, source: 'cache', node: 'slave' });
+  }
+  return ops.sort((a, b) => a.invoke - b.invoke);
+}
 
 const METRICS: ChaosMetrics = {
   staleReads: 0,
@@ -63,22 +83,7 @@ export function syntheticRun(mitigation: MitigationName, opts: { stale?: number;
       ],
     },
     metrics: { ...METRICS, staleReads: stale, staleReadsDuringFault: stale },
-    check: {
-      perSecond: perSecond.map((p) => ({ second: p.second, ops: { read: 80, update: 20 }, p50Ms: 0.4, p99Ms: p.phase === 'fault' ? 500 : 2 })),
-      anomalies: stale
-        ? [
-            {
-              kind: 'stale-read',
-              key: opts.key ?? 'k1',
-              description: 'read v1 from the slave after v2 committed',
-              operations: [
-                { client: 1, op: 'update', key: opts.key ?? 'k1', invokeMs: 4500, completeMs: 4510, outcome: 'fail', version: 2, node: 'master' },
-                { client: 2, op: 'read', key: opts.key ?? 'k1', invokeMs: 4600, completeMs: 4601, outcome: 'ok', version: 1, node: 'slave' },
-              ],
-            },
-          ]
-        : [],
-    },
+    check: checkHistory(plantedHistory(opts.key ?? 'k1', seconds, stale)),
     perSecond,
     findings: stale ? [`${stale} stale reads served by the slave`] : [],
     verdict: stale ? 'incident-reproduced' : 'consistent',
