@@ -4,12 +4,24 @@ import type { CachectlConfig } from '../config/schema.js';
 import { CachectlError, isCachectlError } from '../errors.js';
 import { waitUntil } from '../util/net.js';
 import { dockerEndpoint } from './index.js';
-import { checkPortsFree, hostPort, planPorts, proxyHealthy } from './local-runtime.js';
+import { checkPortsFree, hostPort, nodeName, planPorts, portsForNewShard, proxyHealthy, removeToxiproxyLinks, shardIndices } from './local-runtime.js';
 import { memcachedHealthy, toxiproxyHealthy } from './processes.js';
-import { CLUSTER_LABEL, clusterLabels, containerCreateOptions, planDockerCluster, type ContainerSpec, type DockerClusterPlan } from './docker-spec.js';
+import {
+  bindHost,
+  CLUSTER_LABEL,
+  clusterLabels,
+  COMPONENT_LABEL,
+  containerCreateOptions,
+  linkUpstream,
+  memcachedSpec,
+  networkName,
+  planDockerCluster,
+  type ContainerSpec,
+  type DockerClusterPlan,
+} from './docker-spec.js';
 import { removeState, writeState } from './state.js';
 import { createToxiproxyLinks } from './toxiproxy-links.js';
-import type { ClusterState, ComponentState, Endpoint, Runtime, UpOptions } from './types.js';
+import type { ClusterState, ComponentState, Endpoint, Runtime, ToxiproxyLink, UpOptions } from './types.js';
 
 /**
  * The `docker` runtime: the same topology as `local` (memcached master and slave, Toxiproxy with
@@ -241,6 +253,88 @@ export class DockerRuntime implements Runtime {
     return next;
   }
 
+  /**
+   * One more master/slave pair (`cachectl scale add`): two memcached containers plus a Toxiproxy
+   * link in front of each; both nodes start empty. On a bridge network the new links are reachable
+   * by the proxies (toxiproxy:port) but not published on the host: Docker cannot publish ports on a
+   * running container.
+   */
+  async addShard(input: ClusterState, options: UpOptions = {}): Promise<{ state: ClusterState; shard: number }> {
+    const progress = options.onProgress ?? (() => undefined);
+    this.checkSameEngine(input);
+    await this.ensureEngine();
+    await this.ensureImage(input.config.docker.memcachedImage, 'docker.memcachedImage', true, progress);
+    const state: ClusterState = structuredClone(input);
+    const shard = Math.max(...shardIndices(state)) + 1;
+    const ports = await portsForNewShard(state, shard);
+    if (!ports.documented) progress(`shard ${shard}: the documented ports are taken, using free ports`);
+    const bridge = state.config.docker.network === 'bridge';
+    const plan = { network: state.config.docker.network, networkName: state.docker?.networkName ?? (bridge ? networkName(state.name) : 'host') };
+    const started: ComponentState[] = [];
+    const links: ToxiproxyLink[] = [];
+    try {
+      for (const role of ['master', 'slave'] as const) {
+        const name = nodeName(role, shard);
+        const port = role === 'master' ? ports.master : ports.slave;
+        const planned: ComponentState = { name, kind: 'memcached', role, shard, endpoint: { host: '127.0.0.1', port }, startedAt: '' };
+        const c = await this.createAndStart(memcachedSpec(state.config, name, port), planned, plan);
+        started.push(c);
+        state.components.push(c);
+        writeState(state); // recorded at once, so `cachectl down` removes it even if we die mid-way
+        await this.waitHealthy(state, c);
+        progress(`memcached ${name} ready on ${hostPort(c.endpoint)} (container ${c.containerName})`);
+      }
+      for (const c of started) {
+        links.push({ name: c.name, node: c.name, listen: { host: '127.0.0.1', port: c.role === 'master' ? ports.toxiMaster : ports.toxiSlave }, upstream: linkUpstream(state.config, c) });
+      }
+      await createToxiproxyLinks(state.toxiproxy.api, links, { listenHost: bindHost(state.config) });
+      state.toxiproxy.links.push(...links);
+      state.config = { ...state.config, shards: shardIndices(state).length };
+      writeState(state);
+      progress(`toxiproxy links ${links.map((l) => `${l.name}@${l.listen.port}`).join(', ')} ready${bridge ? ' (reachable from the proxies; not published on the host)' : ''}`);
+      return { state, shard };
+    } catch (err) {
+      progress(`adding shard ${shard} failed: removing what was started`);
+      await removeToxiproxyLinks(state.toxiproxy.api, links.map((l) => l.name)).catch(() => undefined);
+      await Promise.all(started.map((c) => this.removeContainer(c.containerId as string).catch(() => undefined)));
+      // containers created but not recorded (start failed) carry the component label
+      for (const role of ['master', 'slave'] as const) await this.removeByComponent(state.name, nodeName(role, shard));
+      const names = new Set(started.map((c) => c.name));
+      writeState({ ...input, components: input.components.filter((c) => !names.has(c.name)) });
+      throw err;
+    }
+  }
+
+  /** Remove a pair's Toxiproxy links and containers (`cachectl scale remove`, after the proxies moved off it). */
+  async removeShard(input: ClusterState, shard: number, options: UpOptions = {}): Promise<ClusterState> {
+    const progress = options.onProgress ?? (() => undefined);
+    this.checkSameEngine(input);
+    const names = new Set([nodeName('master', shard), nodeName('slave', shard)]);
+    const nodes = input.components.filter((c) => c.kind === 'memcached' && (c.shard ?? 0) === shard);
+    if (nodes.length === 0) {
+      throw new CachectlError('USAGE', `cluster "${input.name}" has no shard ${shard}`, { hint: `its shards are: ${shardIndices(input).join(', ')}` });
+    }
+    await this.ensureEngine();
+    const links = input.toxiproxy.links.filter((l) => names.has(l.node));
+    await removeToxiproxyLinks(input.toxiproxy.api, links.map((l) => l.name));
+    progress(`toxiproxy links ${links.map((l) => l.name).join(', ')} removed`);
+    await Promise.all(nodes.map((c) => (c.containerId ? this.removeContainer(c.containerId) : Promise.resolve())));
+    progress(`memcached ${nodes.map((c) => `${c.name} (container ${c.containerName})`).join(', ')} removed`);
+    const next: ClusterState = structuredClone(input);
+    next.components = next.components.filter((c) => !nodes.some((n) => n.name === c.name));
+    next.toxiproxy.links = next.toxiproxy.links.filter((l) => !names.has(l.node));
+    next.config = { ...next.config, shards: shardIndices(next).length };
+    writeState(next);
+    return next;
+  }
+
+  private async removeByComponent(cluster: string, component: string): Promise<void> {
+    const list = await this.docker
+      .listContainers({ all: true, filters: { label: [`${CLUSTER_LABEL}=${cluster}`, `${COMPONENT_LABEL}=${component}`] } })
+      .catch(() => []);
+    await Promise.all(list.map((c) => this.removeContainer(c.Id).catch(() => undefined)));
+  }
+
   // ----- engine -------------------------------------------------------------------------------
 
   /** A cluster started on one engine is never looked for (or "cleaned up") on another. */
@@ -336,7 +430,7 @@ export class DockerRuntime implements Runtime {
 
   // ----- containers ---------------------------------------------------------------------------
 
-  private async createAndStart(spec: ContainerSpec, planned: ComponentState, plan: DockerClusterPlan): Promise<ComponentState> {
+  private async createAndStart(spec: ContainerSpec, planned: ComponentState, plan: Pick<DockerClusterPlan, 'network' | 'networkName'>): Promise<ComponentState> {
     let container: Docker.Container;
     try {
       container = await this.docker.createContainer(containerCreateOptions(spec, plan, STOP_GRACE_SECONDS));

@@ -93,28 +93,62 @@ export function memcachedCommand(config: CachectlConfig, bindHost: string, port:
   ];
 }
 
+/** Address containers bind inside: all interfaces on a bridge network, loopback on the host's. */
+export function bindHost(config: CachectlConfig): string {
+  return config.docker.network === 'bridge' ? ANY : LOOPBACK;
+}
+
+/** One memcached node's container (also used when `cachectl scale add` adds a pair). */
+export function memcachedSpec(config: CachectlConfig, name: string, port: number): ContainerSpec {
+  const bridge = config.docker.network === 'bridge';
+  return {
+    component: name,
+    kind: 'memcached',
+    containerName: containerName(config.name, name),
+    alias: name,
+    image: config.docker.memcachedImage,
+    cmd: memcachedCommand(config, bindHost(config), port),
+    env: {},
+    ports: bridge ? [{ hostIp: LOOPBACK, port }] : [],
+    labels: clusterLabels(config.name, name, 'memcached'),
+  };
+}
+
+/** What Toxiproxy dials for a node: its service name on a bridge network, loopback on the host's. */
+export function linkUpstream(config: CachectlConfig, node: ComponentState): Endpoint {
+  return config.docker.network === 'bridge' ? { host: node.name, port: node.endpoint.port } : { ...node.endpoint };
+}
+
+/**
+ * The address a cachectl proxy uses for a Toxiproxy link. The state records links as users reach
+ * them from the host (127.0.0.1:port); proxies inside bridge-networked containers reach the same
+ * link as toxiproxy:port. Code that sends backend addresses to proxies (scale, switch) should
+ * send this, and map proxy-side addresses back with linkFromProxyAddress.
+ */
+export function proxyAddressOfLink(state: ClusterState, link: ToxiproxyLink): Endpoint {
+  return state.runtime === 'docker' && state.config.docker.network === 'bridge' ? { host: 'toxiproxy', port: link.listen.port } : { ...link.listen };
+}
+
+/** The link behind a proxy-side address (either view), or undefined. */
+export function linkFromProxyAddress(state: ClusterState, addr: Endpoint): ToxiproxyLink | undefined {
+  return state.toxiproxy.links.find((l) => {
+    const view = proxyAddressOfLink(state, l);
+    return l.listen.port === addr.port && (view.host === addr.host || l.listen.host === addr.host || addr.host === 'localhost');
+  });
+}
+
 /** Everything the docker runtime will create for a port plan. */
 export function planDockerCluster(plan: Plan, adminToken: string): DockerClusterPlan {
   const config = plan.config;
   const cluster = config.name;
   const bridge = config.docker.network === 'bridge';
-  const bind = bridge ? ANY : LOOPBACK;
+  const bind = bindHost(config);
   const specs: ContainerSpec[] = [];
   const components: ComponentState[] = [];
   const publish = (hostIp: string, port: number): PublishedPort[] => (bridge ? [{ hostIp, port }] : []);
 
   for (const n of plan.nodes) {
-    specs.push({
-      component: n.name,
-      kind: 'memcached',
-      containerName: containerName(cluster, n.name),
-      alias: n.name,
-      image: config.docker.memcachedImage,
-      cmd: memcachedCommand(config, bind, n.port),
-      env: {},
-      ports: publish(LOOPBACK, n.port),
-      labels: clusterLabels(cluster, n.name, 'memcached'),
-    });
+    specs.push(memcachedSpec(config, n.name, n.port));
     components.push({ name: n.name, kind: 'memcached', role: n.role, shard: n.shard, endpoint: { host: LOOPBACK, port: n.port }, startedAt: '' });
   }
 

@@ -207,7 +207,7 @@ function freshLog(file: string, what: string): void {
 }
 
 /** Delete Toxiproxy proxies by name; one that is already gone is fine. */
-async function removeToxiproxyLinks(api: Endpoint, names: string[]): Promise<void> {
+export async function removeToxiproxyLinks(api: Endpoint, names: string[]): Promise<void> {
   const client = new Toxiproxy(`http://${hostPort(api)}`);
   for (const name of names) {
     let proxy;
@@ -233,7 +233,7 @@ export function shardIndices(state: ClusterState): number[] {
 }
 
 /** Ports for one more pair: the documented ones (shard-0 port + SHARD_PORT_STEP * index) when all are free, else free ones. */
-async function portsForNewShard(state: ClusterState, index: number): Promise<{ master: number; slave: number; toxiMaster: number; toxiSlave: number; documented: boolean }> {
+export async function portsForNewShard(state: ClusterState, index: number): Promise<{ master: number; slave: number; toxiMaster: number; toxiSlave: number; documented: boolean }> {
   const p = state.config.ports;
   const documented = { master: p.master + SHARD_PORT_STEP * index, slave: p.slave + SHARD_PORT_STEP * index, toxiMaster: p.toxiMaster + SHARD_PORT_STEP * index, toxiSlave: p.toxiSlave + SHARD_PORT_STEP * index };
   const used = new Set([...state.components.map((c) => c.endpoint.port), ...state.toxiproxy.links.map((l) => l.listen.port)]);

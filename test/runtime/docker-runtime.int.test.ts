@@ -11,6 +11,7 @@ import { CLUSTER_LABEL, clusterLabels, containerCreateOptions, planDockerCluster
 import { planPorts } from '../../src/runtime/local-runtime.js';
 import { chooseRuntime } from '../../src/runtime/index.js';
 import { readState } from '../../src/runtime/state.js';
+import { scaleAdd, scaleRemove } from '../../src/scale/scale.js';
 import type { ClusterState } from '../../src/runtime/types.js';
 import { asciiRequest, isPortOpen } from '../../src/util/net.js';
 import { acquireDockerEngine, proxyCommandBuilt, TEST_IMAGES } from './docker-test-env.js';
@@ -299,6 +300,33 @@ describe.skipIf(!engine.available)(`docker runtime on a real engine${skipReason}
     expect(await isPortOpen(proxy.endpoint.host, proxy.endpoint.port)).toBe(false);
     state = await runtime.startNode(state, 'proxy-0');
     expect(await get(proxy.endpoint.host, proxy.endpoint.port, 'via-proxy')).toBe('replicated');
+  });
+
+  it.skipIf(!proxyReady)('cachectl scale add/remove on Docker: a new pair of memcached containers behind new Toxiproxy links takes keys, and goes away again', async () => {
+    config = testConfig({ proxy: { instances: 1 } });
+    started.push(config);
+    state = (await upCluster(config, { env })).state;
+    const proxy = state.components.find((c) => c.name === 'proxy-0')!;
+    const added = await scaleAdd(config, { env, drainMs: 200 });
+    expect(added.shardsAfter).toEqual(['shard-0', 'shard-1']);
+    state = readState(config.stateDir, config.name)!;
+    const newMaster = state.components.find((c) => c.name === 'shard-1-master')!;
+    const newSlave = state.components.find((c) => c.name === 'shard-1-slave')!;
+    expect(newMaster.containerName).toBe(`cachectl-${config.name}-shard-1-master`);
+    expect((await clusterContainers(config.name)).length).toBe(6);
+    const keys = Array.from({ length: 40 }, (_, i) => `scaled-${i}`);
+    for (const k of keys) expect(await set(proxy.endpoint.host, proxy.endpoint.port, k, k)).toBe('STORED\r\n');
+    const onNew = [];
+    for (const k of keys) if ((await get(newMaster.endpoint.host, newMaster.endpoint.port, k)) === k) onNew.push(k);
+    expect(onNew.length).toBeGreaterThan(0); // consistent hashing gives the new pair a share
+    expect(onNew.length).toBeLessThan(keys.length);
+    for (const k of onNew) expect(await get(newSlave.endpoint.host, newSlave.endpoint.port, k)).toBe(k);
+    expect((await clusterStatus(config, { env })).healthy).toBe(true);
+
+    const removed = await scaleRemove(config, 'shard-1', { env, drainMs: 200 });
+    expect(removed.shardsAfter).toEqual(['shard-0']);
+    expect((await clusterContainers(config.name)).length).toBe(4);
+    expect(readState(config.stateDir, config.name)!.toxiproxy.links.map((l) => l.name)).toEqual(['master', 'slave']);
   });
 });
 
