@@ -1,3 +1,5 @@
+import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { HttpProxyAdmin, addrText, type ProxyAdmin } from '../chaos/proxy-admin.js';
 import type { CachectlConfig } from '../config/schema.js';
 import { CachectlError } from '../errors.js';
@@ -5,6 +7,7 @@ import type { ProxyNodeAddr, ProxyRuntimeConfig, ProxyShard } from '../proxy/con
 import { KetamaRing, movedKeys } from '../proxy/ketama.js';
 import { findComponent, loadClusterState, nodeName, toxiproxyLink, withClusterLock } from '../runtime/cluster.js';
 import { runtimeForState } from '../runtime/index.js';
+import { clusterDir } from '../runtime/state.js';
 import type { ClusterState, Endpoint, Runtime } from '../runtime/types.js';
 import { flushKeys } from './node-keys.js';
 import { reconcile, type ReconcileReport, type ShardNodes } from './reconcile.js';
@@ -34,6 +37,11 @@ export interface ScaleOptions {
   env?: NodeJS.ProcessEnv;
   /** wait after the switch before cleaning up, so requests routed by the old map finish (default 2 x proxy timeout, >= 500 ms) */
   drainMs?: number;
+  /**
+   * Invalidate moved keys so the move causes no stale read (default true). false is the negative
+   * control: keys are still counted, nothing is deleted, and the checker shows what that costs.
+   */
+  staleGuard?: boolean;
   /** swap the admin client (tests) */
   adminFactory?: (name: string, admin: Endpoint, token: string) => ProxyAdmin;
 }
@@ -271,10 +279,11 @@ export async function scaleAdd(config: CachectlConfig, options: ScaleOptions = {
     progress(`every proxy is at epoch ${epoch}; draining requests routed by the old map for ${drainMs} ms`);
     await sleep(drainMs);
     const several = list.length > 1;
-    const guard = await reconcile(ringOf(newShards), shardNodes(state, newShards), oldShards.map((s) => s.name), { atSource: true, atHome: several });
+    const guarded = options.staleGuard !== false;
+    const guard = await reconcile(ringOf(newShards), shardNodes(state, newShards), oldShards.map((s) => s.name), { atSource: guarded, atHome: guarded && several });
     const settledAtMs = Date.now();
-    progress(`${guard.misplaced} of ${guard.scanned} cached keys moved to ${name}; their old copies were deleted`);
-    return {
+    progress(`${guard.misplaced} of ${guard.scanned} cached keys moved to ${name}${guarded ? '; their old copies were deleted' : ' (stale-read guard OFF: their old copies stay)'}`);
+    return recordEvent(state, {
       action: 'add',
       cluster: state.name,
       shard: name,
@@ -289,18 +298,20 @@ export async function scaleAdd(config: CachectlConfig, options: ScaleOptions = {
       expectedMovedFraction: movedKeys(ringOf(oldShards), ringOf(newShards), SAMPLE_KEYS).moved.length / SAMPLE_KEYS.length,
       cachedKeys: { scanned: guard.scanned, moved: guard.misplaced, movedFraction: guard.scanned ? guard.misplaced / guard.scanned : null },
       staleGuard: {
-        description: [
-          `flushed ${name} (master and slave) before any proxy routed to it`,
-          `after the switch and a ${drainMs} ms drain, deleted the ${guard.misplaced} moved keys at their old homes, so removing ${name} later cannot serve an old copy`,
-          ...(several ? [`${list.length} proxies switched within ${switchEndMs - switchStartMs} ms: the moved keys were also deleted at ${name}, dropping any copy filled while proxies disagreed`] : []),
-        ],
+        description: guarded
+          ? [
+              `flushed ${name} (master and slave) before any proxy routed to it`,
+              `after the switch and a ${drainMs} ms drain, deleted the ${guard.misplaced} moved keys at their old homes, so removing ${name} later cannot serve an old copy`,
+              ...(several ? [`${list.length} proxies switched within ${switchEndMs - switchStartMs} ms: the moved keys were also deleted at ${name}, dropping any copy filled while proxies disagreed`] : []),
+            ]
+          : [`flushed ${name} before any proxy routed to it`, `stale-read guard OFF (negative control): the ${guard.misplaced} moved keys keep their old copies at their old homes`],
         deletedAtOldHome: guard.deletedAtSource,
         deletedAtNewHome: guard.deletedAtHome,
         flushedNodes: direct.map((e) => addrText(e) as string),
         skippedKeys: guard.skipped,
       },
       nodes,
-    };
+    });
   });
 }
 
@@ -336,8 +347,9 @@ export async function scaleRemove(config: CachectlConfig, shardText: string, opt
 
     // The shards that take the leaving keys must not hold older copies of them: delete first
     // (no proxy routes those keys there yet, so this costs nothing).
-    const pre = await reconcile(newRing, all, [name], { atSource: false, atHome: true });
-    progress(`${name} holds ${pre.scanned} cached keys; deleted any older copies of them on the shards that take them over`);
+    const guarded = options.staleGuard !== false;
+    const pre = await reconcile(newRing, all, [name], { atSource: false, atHome: guarded });
+    progress(`${name} holds ${pre.scanned} cached keys${guarded ? '; deleted any older copies of them on the shards that take them over' : ' (stale-read guard OFF: older copies elsewhere stay)'}`);
 
     const epoch = Math.max(...configs.map((c) => c.epoch)) + 1;
     progress(`moving ${list.length} prox${list.length === 1 ? 'y' : 'ies'} off ${name} to [${newShards.map((s) => s.name).join(', ')}] at epoch ${epoch}`);
@@ -356,10 +368,10 @@ export async function scaleRemove(config: CachectlConfig, shardText: string, opt
     await sleep(drainMs);
     const several = list.length > 1;
     let post: ReconcileReport | undefined;
-    if (several) post = await reconcile(newRing, all, [name], { atSource: false, atHome: true });
+    if (several && guarded) post = await reconcile(newRing, all, [name], { atSource: false, atHome: true });
     const settledAtMs = Date.now();
     state = await (runtime.removeShard as NonNullable<Runtime['removeShard']>).call(runtime, state, index, { onProgress: progress });
-    return {
+    return recordEvent(state, {
       action: 'remove',
       cluster: state.name,
       shard: name,
@@ -375,8 +387,12 @@ export async function scaleRemove(config: CachectlConfig, shardText: string, opt
       cachedKeys: { scanned: pre.scanned, moved: pre.misplaced, movedFraction: pre.scanned ? pre.misplaced / pre.scanned : null },
       staleGuard: {
         description: [
-          `before the switch, deleted the ${pre.misplaced} keys ${name} held at the shards that take them over, so none of them serves an older copy`,
-          ...(several ? [`${list.length} proxies switched within ${switchEndMs - switchStartMs} ms: after a ${drainMs} ms drain those keys were deleted there again, dropping any copy filled while proxies disagreed`] : []),
+          ...(guarded
+            ? [
+                `before the switch, deleted the ${pre.misplaced} keys ${name} held at the shards that take them over, so none of them serves an older copy`,
+                ...(several ? [`${list.length} proxies switched within ${switchEndMs - switchStartMs} ms: after a ${drainMs} ms drain those keys were deleted there again, dropping any copy filled while proxies disagreed`] : []),
+              ]
+            : [`stale-read guard OFF (negative control): older copies of ${name}'s keys on the shards that take them over were left in place`]),
           `stopped ${name} only after every proxy had moved off it and in-flight requests had drained`,
         ],
         deletedAtOldHome: 0,
@@ -385,7 +401,35 @@ export async function scaleRemove(config: CachectlConfig, shardText: string, opt
         skippedKeys: pre.skipped + (post?.skipped ?? 0),
       },
       nodes,
-    };
+    });
   });
 }
 
+/** Every scale change of a cluster, one JSON line each, so reports can line a run up with the changes. */
+export function scaleEventsFile(state: ClusterState): string {
+  return join(clusterDir(state.config.stateDir, state.name), 'scale-events.jsonl');
+}
+
+function recordEvent(state: ClusterState, result: ScaleResult): ScaleResult {
+  try {
+    mkdirSync(clusterDir(state.config.stateDir, state.name), { recursive: true });
+    appendFileSync(scaleEventsFile(state), JSON.stringify(result) + '\n');
+  } catch {
+    // the change itself succeeded; a missing event line only costs reports a marker
+  }
+  return result;
+}
+
+/** The recorded scale changes of a cluster (oldest first); empty when there are none. */
+export function readScaleEvents(state: ClusterState): ScaleResult[] {
+  let text: string;
+  try {
+    text = readFileSync(scaleEventsFile(state), 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as ScaleResult);
+}
