@@ -121,7 +121,7 @@ export async function runWorkloadCommand(input: WorkloadCommandInput, hooks: { o
     const result = await runWorkload(
       {
         proxy: targets.endpoints,
-        target: targets.target === 'proxy' ? 'proxy' : 'master',
+        target: targets.target === 'servers' ? 'server' : targets.target,
         slaveDirect: targets.slaveDirect,
         clients: input.clients,
         durationMs: input.durationMs,

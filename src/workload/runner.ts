@@ -43,8 +43,8 @@ export const WORKLOAD_LIMITS = {
 export interface WorkloadOptions {
   /** Where clients send reads and CAS writes: the cachectl proxies (clients spread round-robin), or a memcached node. */
   proxy: Endpoint[];
-  /** What `proxy` points at, for the history's node field ('proxy' unless told otherwise). */
-  target?: 'proxy' | 'master';
+  /** What `proxy` points at, for the history's node field ('proxy' unless told otherwise; 'server' = an address the user gave). */
+  target?: 'proxy' | 'master' | 'server';
   /** The slave, reached directly: needed by the client-short-ttl mitigation. */
   slaveDirect?: Endpoint;
   clients: number;
