@@ -251,7 +251,8 @@ function yScaleFor(spec: ChartSpec, y0: number, y1: number): LinearScale {
     return logScale([lo, hi], [y0, y1], 0.01);
   }
   const max = values.length ? Math.max(...values) : 0;
-  return linearScale([0, Math.max(max, 1)], [y0, y1], { nice: true, targetTicks: 4 });
+  // Counts per second are whole numbers: an empty or tiny chart gets 0..4, never 0.25 steps.
+  return linearScale([0, Math.max(max, 4)], [y0, y1], { nice: true, targetTicks: 4 });
 }
 
 function tickLabel(spec: ChartSpec, v: number): string {

@@ -7,7 +7,7 @@
  * One file per run, <id>.json: an envelope with the ReportInput (what every view renders) and the
  * raw result (full fidelity, for tools).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { CachectlError } from '../errors.js';
 import { toReportInput, type RunContext } from './adapt.js';
@@ -92,6 +92,17 @@ export function saveRun(result: unknown, dir: string, opts: { now?: Date; ctx?: 
   return { run, file };
 }
 
+/** A workload --json result has no start time: the file was written when the run ended. */
+function fileContext(file: string, value: unknown): RunContext {
+  const durationMs = (value as { durationMs?: unknown })?.durationMs;
+  try {
+    const end = statSync(file).mtimeMs;
+    return { startedAt: new Date(end - (typeof durationMs === 'number' ? durationMs : 0)).toISOString() };
+  } catch {
+    return {};
+  }
+}
+
 function readJson(file: string): unknown {
   let text: string;
   try {
@@ -116,7 +127,7 @@ function readJson(file: string): unknown {
 /** The ReportInput of a run file (saved envelope, chaos --json output, or ReportInput). */
 export function readRunFile(file: string): { report: ReportInput; saved?: SavedRun } {
   const value = readJson(file);
-  const report = toReportInput(value, file);
+  const report = toReportInput(value, file, fileContext(file, value));
   const saved = (value as SavedRun)?.format === RUN_FORMAT ? (value as SavedRun) : undefined;
   return { report: saved ? { ...report, runId: saved.id } : report, saved };
 }
@@ -271,6 +282,6 @@ export function compareRuns(a: ReportInput, b: ReportInput, ids: { a?: string; b
 export function importRunFile(file: string, dir: string): { run: SavedRun; file: string; imported: boolean } {
   const value = readJson(file);
   if ((value as SavedRun)?.format === RUN_FORMAT) return { run: value as SavedRun, file, imported: false };
-  const saved = saveRun(value, dir);
+  const saved = saveRun(value, dir, { ctx: fileContext(file, value) });
   return { ...saved, imported: true };
 }

@@ -26,11 +26,11 @@ describe('cachectl report / runs (built CLI)', () => {
     copyFileSync(join(FIXTURES, fixtures[fixtures.length - 1]), second);
 
     const empty = await cli.run(['runs', '--json']);
-    expect(empty.exitCode).toBe(0);
+    expect(empty.exitCode, empty.stderr).toBe(0);
     expect(empty.json).toMatchObject({ runs: [], resultsDir: join(cli.stateDir, 'results') });
 
     const rendered = await cli.run(['report', first, '--junit', 'out/junit.xml', '--save', '--json']);
-    expect(rendered.exitCode).toBe(0);
+    expect(rendered.exitCode, rendered.stderr).toBe(0);
     expect(rendered.json.reportFile).toBe(join(cli.dir, 'first.html'));
     const html = readFileSync(rendered.json.reportFile, 'utf8');
     expect(html).toMatch(/^<!doctype html>/);
@@ -39,11 +39,11 @@ describe('cachectl report / runs (built CLI)', () => {
     expect(rendered.json.runId).toMatch(/^\d{8}-\d{6}-[a-z0-9-]+/);
 
     const saved2 = await cli.run(['report', second, '-o', 'second-report.html', '--save', '--json']);
-    expect(saved2.exitCode).toBe(0);
+    expect(saved2.exitCode, saved2.stderr).toBe(0);
     expect(existsSync(join(cli.dir, 'second-report.html'))).toBe(true);
 
     const list = await cli.run(['runs', '--json']);
-    expect(list.exitCode).toBe(0);
+    expect(list.exitCode, list.stderr).toBe(0);
     expect(list.json.runs).toHaveLength(2);
     for (const r of list.json.runs) {
       expect(r).toMatchObject({ id: expect.any(String), date: expect.any(String), scenario: expect.any(String), verdict: expect.any(String), durationMs: expect.any(Number) });
@@ -54,13 +54,13 @@ describe('cachectl report / runs (built CLI)', () => {
     expect(human.stdout).toContain(rendered.json.runId);
 
     const show = await cli.run(['runs', 'show', rendered.json.runId, '--json']);
-    expect(show.exitCode).toBe(0);
+    expect(show.exitCode, show.stderr).toBe(0);
     expect(show.json.report.runId).toBe(rendered.json.runId);
     const showHuman = await cli.run(['runs', 'show', 'latest']);
     expect(showHuman.stdout).toMatch(/replay:\s+cachectl /);
 
     const cmp = await cli.run(['runs', 'compare', 'latest~1', 'latest', '--json']);
-    expect(cmp.exitCode).toBe(0);
+    expect(cmp.exitCode, cmp.stderr).toBe(0);
     expect(cmp.json.rows.length).toBeGreaterThan(0);
     expect(cmp.json.rows[0]).toMatchObject({ series: expect.any(String), metric: expect.any(String) });
     const cmpHuman = await cli.run(['runs', 'compare', 'latest~1', 'latest']);
@@ -68,7 +68,7 @@ describe('cachectl report / runs (built CLI)', () => {
 
     // The saved id renders too (no path needed).
     const byId = await cli.run(['report', rendered.json.runId, '--json']);
-    expect(byId.exitCode).toBe(0);
+    expect(byId.exitCode, byId.stderr).toBe(0);
     expect(existsSync(byId.json.reportFile)).toBe(true);
   });
 
