@@ -191,7 +191,7 @@ async function rollBack(
   allShards: ProxyShard[],
   epoch: number,
   progress: (line: string) => void,
-): Promise<{ message: string; rollback: ProxyMove[]; reconciled?: ReconcileReport; reconcileError?: string }> {
+): Promise<{ message: string; rollback: ProxyMove[]; consistent: boolean; reconciled?: ReconcileReport; reconcileError?: string }> {
   const failed = moves.filter((m) => !m.ok);
   progress(`${failed.map((m) => m.proxy).join(', ')} refused epoch ${epoch}: moving every proxy back to the old shard map`);
   const rollback = await moveProxies(list, configs, epoch + 1, oldShards);
@@ -203,12 +203,27 @@ async function rollBack(
   } catch (err) {
     reconcileError = err instanceof Error ? err.message : String(err);
   }
-  const stillNew = rollback.filter((m) => !m.ok);
+  // A proxy the rollback could not reach either: if it does not even answer GET /config it is down
+  // (not routing; on restart it reads the state file's map, which is the old one again).
+  const down: string[] = [];
+  const stillNew: ProxyMove[] = [];
+  await Promise.all(
+    rollback.map(async (m, i) => {
+      if (m.ok) return;
+      try {
+        const cfg = await list[i].getConfig();
+        if (!sameShards(cfg.shards, oldShards)) stillNew.push(m);
+      } catch {
+        down.push(m.proxy);
+      }
+    }),
+  );
   const why = failed.map((m) => `${m.proxy}: ${m.error}`).join('; ');
+  const downText = down.length ? ` ${down.join(', ')} did not answer at all (down: it routes nothing and starts again with the old map).` : '';
   const message = stillNew.length
-    ? `${why}. Rolling back failed too for ${stillNew.map((m) => `${m.proxy} (${m.error})`).join(', ')}: these proxies may still route by the new map`
-    : `${why}. Every proxy is back on the old shard map at epoch ${epoch + 1}`;
-  return { message, rollback, reconciled, reconcileError };
+    ? `${why}. Rolling back failed too for ${stillNew.map((m) => `${m.proxy} (${m.error})`).join(', ')}: these proxies may still route by the new map.${downText}`
+    : `${why}. Every answering proxy is back on the old shard map at epoch ${epoch + 1}.${downText}`;
+  return { message, rollback, consistent: stillNew.length === 0, reconciled, reconcileError };
 }
 
 function pairNodes(state: ClusterState, index: number): ScaleResult['nodes'] {
@@ -266,11 +281,11 @@ export async function scaleAdd(config: CachectlConfig, options: ScaleOptions = {
     if (moves.some((m) => !m.ok)) {
       const rb = await rollBack(state, list, configs, moves, oldShards, newShards, epoch, progress);
       let stopped = '';
-      if (rb.rollback.every((m) => m.ok)) {
+      if (rb.consistent) {
         await (runtime.removeShard as NonNullable<Runtime['removeShard']>).call(runtime, state, index, { onProgress: progress });
         stopped = ` ${name} was stopped again.`;
       } else stopped = ` ${name} is left running because some proxies may still use it.`;
-      throw new CachectlError('DEPENDENCY_FAILED', `scale add failed: ${rb.message}.${stopped}${rb.reconcileError ? ` Invalidating keys written meanwhile failed: ${rb.reconcileError}` : ''}`, {
+      throw new CachectlError('DEPENDENCY_FAILED', `scale add failed: ${rb.message}${stopped}${rb.reconcileError ? ` Invalidating keys written meanwhile failed: ${rb.reconcileError}` : ''}`, {
         hint: 'check the proxies with `cachectl status`, then run `cachectl scale add` again',
         details: { moves, rollback: rb.rollback, reconciled: rb.reconciled },
       });
@@ -358,7 +373,7 @@ export async function scaleRemove(config: CachectlConfig, shardText: string, opt
     const switchEndMs = Date.now();
     if (moves.some((m) => !m.ok)) {
       const rb = await rollBack(state, list, configs, moves, oldShards, oldShards, epoch, progress);
-      throw new CachectlError('DEPENDENCY_FAILED', `scale remove failed: ${rb.message}. ${name} keeps running.${rb.reconcileError ? ` Invalidating keys written meanwhile failed: ${rb.reconcileError}` : ''}`, {
+      throw new CachectlError('DEPENDENCY_FAILED', `scale remove failed: ${rb.message} ${name} keeps running.${rb.reconcileError ? ` Invalidating keys written meanwhile failed: ${rb.reconcileError}` : ''}`, {
         hint: 'check the proxies with `cachectl status`, then run `cachectl scale remove` again',
         details: { moves, rollback: rb.rollback, reconciled: rb.reconciled },
       });
