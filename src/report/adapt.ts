@@ -94,6 +94,14 @@ export function historyOperation(o: HistoryOp, offsetSec = 0): ReportOperation {
   };
 }
 
+/**
+ * A last bucket the run only touched for a moment (it ended at 8.004 s: second 8 holds 4 ms of
+ * traffic) would draw a false drop to zero at the end of every chart: leave it out.
+ */
+export function trimPartialTail(perSecond: ReportSecond[], endSec: number): ReportSecond[] {
+  return perSecond.filter((p) => p.second + 0.5 <= endSec);
+}
+
 const t = (ms: number, offsetSec: number): string => `${(ms / 1000 + offsetSec).toFixed(2)}s`;
 
 /** Every anomaly the checker proves, with the operations (or key states) that prove it. */
@@ -267,9 +275,11 @@ function chaosSeries(result: ChaosRunResult, run: MitigationRun): ReportSeries {
   const shift = Math.round(offsetSec);
   const checkerBySecond = new Map<number, ReportSecond>();
   for (const p of check?.perSecond ?? []) checkerBySecond.set(p.second + shift, checkerSecond(p, shift));
-  const perSecond = run.perSecond.length
-    ? run.perSecond.map((s) => chaosSecond(s, checkerBySecond.get(s.second)))
-    : [...checkerBySecond.values()];
+  const workloadStop = run.timeline.events.find((e) => e.kind === 'workload-stop');
+  const perSecond = trimPartialTail(
+    run.perSecond.length ? run.perSecond.map((s) => chaosSecond(s, checkerBySecond.get(s.second))) : [...checkerBySecond.values()],
+    (workloadStop?.atMs ?? run.durationMs) / 1000,
+  );
   const phases = run.timeline.phases.map((p) => ({ name: p.name, startSec: p.startMs / 1000, endSec: p.endMs / 1000 }));
   const faultPhase = phases.find((p) => p.name === 'fault');
   const faultLabel = `fault: ${result.config.fault ?? 'injected'}${result.scenario === 'master-down' ? ' master' : ''}`;
@@ -384,7 +394,10 @@ export interface RunContext {
 export function fromWorkloadResult(result: WorkloadRunLike, ctx: RunContext = {}): ReportInput {
   const check = result.check;
   const { anomalies, omitted } = checkerAnomalies(check);
-  const perSecond = check.perSecond.map((p) => checkerSecond(p, 0));
+  const perSecond = trimPartialTail(
+    check.perSecond.map((p) => checkerSecond(p, 0)),
+    result.durationMs / 1000,
+  );
   const durationSec = result.durationMs / 1000;
   const ok = check.verdict.ok;
   const replay =

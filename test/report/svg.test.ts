@@ -34,3 +34,12 @@ describe('escaping', () => {
     expect(JSON.parse(text)).toEqual(value);
   });
 });
+
+describe('per-second series', () => {
+  it('a last second the run only touched for a moment is left out (no false drop to zero)', async () => {
+    const { trimPartialTail } = await import('../../src/report/adapt.js');
+    const sec = (second: number) => ({ second, ops: { read: 1 }, errors: 0, unknowns: 0, staleReads: 0, hitRate: 1, dbReads: 0, p50Ms: null, p99Ms: null });
+    expect(trimPartialTail([sec(0), sec(7), sec(8)], 8.004).map((p) => p.second)).toEqual([0, 7]);
+    expect(trimPartialTail([sec(0), sec(7), sec(8)], 8.6).map((p) => p.second)).toEqual([0, 7, 8]);
+  });
+});
