@@ -330,7 +330,7 @@ export function checkHistory(history: readonly HistoryOp[] | { ops: readonly His
     start = 0;
     end = 0;
   }
-  const durationMs = Math.max(0, end - Math.min(start, 0 === ops.length ? 0 : start));
+  const durationMs = Math.max(0, end - start);
   const durationS = durationMs / 1000;
 
   // ---- stale reads, impossible reads ----
@@ -492,7 +492,7 @@ export function checkHistory(history: readonly HistoryOp[] | { ops: readonly His
       name: 'impossible-reads',
       ok: impossibleCount === 0,
       value: impossibleCount,
-      message: impossibleCount === 0 ? 'no read returned a version the database never committed' : `${impossibleCount} reads returned a version newer than any committed`,
+      message: impossibleCount === 0 ? 'no read returned a version the database never committed' : `${impossibleCount} reads returned a version newer than any committed (leftovers of another run with the same key prefix and another database?)`,
     },
   ];
   const failed = checks.filter((c) => c.ok === false);

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { CachectlConfig } from '../config/schema.js';
 import { endpointText } from '../client/memjs-client.js';
 import { checkHistory, type CheckReport } from '../checker/check.js';
@@ -6,7 +7,7 @@ import { CachectlError, usageError } from '../errors.js';
 import { loadClusterState, memcachedNode, parseEndpoint, proxyEndpoints, toxiproxyLink } from '../runtime/cluster.js';
 import type { Endpoint } from '../runtime/types.js';
 import { SqliteSourceOfTruth } from './database.js';
-import { writeHistoryFile } from './history.js';
+import { readHistoryFile, writeHistoryFile } from './history.js';
 import { runWorkload, workloadKeyNames, type ClientMitigation, type Distribution, type SecondStats, type StopReason } from './runner.js';
 import { scanCluster, type FinalScan } from './scan.js';
 
@@ -180,37 +181,57 @@ export interface CheckCommandInput {
   keys?: number;
   prefix?: string;
   db?: string;
+  /** a history written by `cachectl workload --history`: judge it too (its keys are the range) */
+  history?: string;
+  /** with a history: skip the scan of master and slave (judge the history alone) */
+  noScan?: boolean;
   maxDivergent: number;
   timeoutMs: number;
 }
 
 export interface CheckCommandResult {
-  master: string;
-  slave: string;
+  master?: string;
+  slave?: string;
   database?: string;
   prefix: string;
   keys: number;
   maxDivergent: number;
   withinBudget: boolean;
-  divergence: DivergenceReport;
+  /** absent when the scan was skipped (--history with --no-scan) */
+  divergence?: DivergenceReport;
+  /** with --history: the checker's full report on it (and on the scan) */
+  history?: { file: string; ops: number; report: CheckReport };
+  /** why the result is not within budget, one line each */
+  failures: string[];
+}
+
+async function scanEndpoints(input: CheckCommandInput): Promise<{ master: Endpoint; slave: Endpoint }> {
+  if (input.master || input.slave) {
+    if (!input.master || !input.slave) throw usageError('give both --master and --slave, or neither (to use the running cluster)', 'e.g. --master 127.0.0.1:11311 --slave 127.0.0.1:11312');
+    return { master: parseEndpoint(input.master), slave: parseEndpoint(input.slave) };
+  }
+  const state = await loadClusterState(input.config);
+  return { master: memcachedNode(state, 'master').endpoint, slave: memcachedNode(state, 'slave').endpoint };
 }
 
 export async function runCheckCommand(input: CheckCommandInput): Promise<CheckCommandResult> {
   if (!Number.isInteger(input.maxDivergent) || input.maxDivergent < 0) throw usageError(`--max-divergent must be a whole number >= 0, got ${input.maxDivergent}`, 'pass e.g. --max-divergent 0');
-  let master: Endpoint;
-  let slave: Endpoint;
-  if (input.master || input.slave) {
-    if (!input.master || !input.slave) throw usageError('give both --master and --slave, or neither (to use the running cluster)', 'e.g. --master 127.0.0.1:11311 --slave 127.0.0.1:11312');
-    master = parseEndpoint(input.master);
-    slave = parseEndpoint(input.slave);
-  } else {
-    const state = await loadClusterState(input.config);
-    master = memcachedNode(state, 'master').endpoint;
-    slave = memcachedNode(state, 'slave').endpoint;
-  }
-  const prefix = input.prefix ?? '';
+  if (input.noScan && !input.history) throw usageError('--no-scan only makes sense with --history', 'pass --history FILE, or drop --no-scan');
+  let prefix = input.prefix ?? '';
   let keys: string[];
-  if (input.keys !== undefined) {
+  let history: { meta: Record<string, unknown>; ops: import('./history.js').HistoryOp[] } | undefined;
+  if (input.history) {
+    history = await readHistoryFile(input.history);
+    const metaPrefix = typeof history.meta.keyPrefix === 'string' ? history.meta.keyPrefix : undefined;
+    const metaKeys = typeof history.meta.keys === 'number' ? history.meta.keys : undefined;
+    if (input.keys !== undefined) keys = workloadKeyNames(input.prefix ?? metaPrefix ?? '', input.keys);
+    else if (metaPrefix !== undefined && metaKeys !== undefined) keys = workloadKeyNames(metaPrefix, metaKeys);
+    else keys = [...new Set(history.ops.map((o) => o.key))].sort();
+    prefix = input.prefix ?? metaPrefix ?? '';
+    // compare against the database the history was recorded with, when it was a file that still exists
+    const metaDb = history.meta.database;
+    if (!input.db && typeof metaDb === 'string' && metaDb !== ':memory:' && metaDb !== 'instance' && existsSync(metaDb)) input = { ...input, db: metaDb };
+  } else if (input.keys !== undefined) {
     if (!Number.isInteger(input.keys) || input.keys < 1 || input.keys > 10_000_000) throw usageError(`--keys must be 1..10000000, got ${input.keys}`, 'pass the key count the workload used, e.g. --keys 1000');
     if (!input.prefix) throw usageError('--keys needs the key --prefix the workload printed (e.g. wl:1a2b3c4d:)', 'pass --prefix, or --db FILE to check every key the database knows');
     keys = workloadKeyNames(prefix, input.keys);
@@ -223,26 +244,42 @@ export async function runCheckCommand(input: CheckCommandInput): Promise<CheckCo
     }
     if (keys.length === 0) throw usageError(`the database ${input.db} has no keys${prefix ? ` under the prefix ${JSON.stringify(prefix)}` : ''}`, 'check the --db path and --prefix');
   } else {
-    throw usageError('say which keys to check', 'pass --prefix P --keys N (as the workload printed), or --db FILE to check every key in the database');
+    throw usageError('say which keys to check', 'pass --prefix P --keys N (as the workload printed), --db FILE to check every key in the database, or --history FILE');
   }
-  const scan = await scanCluster({ master, slave, keys, database: input.db, timeoutMs: input.timeoutMs });
-  for (const role of ['master', 'slave'] as const) {
-    if (scan.unreachable[role]) {
-      throw new CachectlError('DEPENDENCY_UNREACHABLE', `the ${role} at ${scan[role]} did not answer: ${scan.errors[role] ?? 'no reply'}`, {
-        hint: 'check `cachectl status`; divergence cannot be judged while a node is down',
-        details: { role, endpoint: scan[role] },
-      });
+
+  let scan: FinalScan | undefined;
+  if (!input.noScan) {
+    const { master, slave } = await scanEndpoints(input);
+    scan = await scanCluster({ master, slave, keys, database: input.db, timeoutMs: input.timeoutMs });
+    for (const role of ['master', 'slave'] as const) {
+      if (scan.unreachable[role]) {
+        throw new CachectlError('DEPENDENCY_UNREACHABLE', `the ${role} at ${scan[role]} did not answer: ${scan.errors[role] ?? 'no reply'}`, {
+          hint: input.history ? 'check `cachectl status`, or judge the history alone with --no-scan' : 'check `cachectl status`; divergence cannot be judged while a node is down',
+          details: { role, endpoint: scan[role] },
+        });
+      }
     }
   }
-  const divergence = summarizeDivergence(scan);
+  const divergence = scan ? summarizeDivergence(scan) : undefined;
+  const failures: string[] = [];
+  if (divergence && divergence.divergent > input.maxDivergent) failures.push(`${divergence.divergent} divergent keys, budget ${input.maxDivergent}`);
+  if (divergence && divergence.unreachable > 0) failures.push(`${divergence.unreachable} keys could not be read`);
+  let historyResult: CheckCommandResult['history'];
+  if (history && input.history) {
+    const report = checkHistory(history.ops, scan);
+    historyResult = { file: input.history, ops: history.ops.length, report };
+    // divergence is judged against the budget above; every other check must pass
+    for (const c of report.verdict.checks) if (c.ok === false && c.name !== 'divergence') failures.push(`${c.name}: ${c.message}`);
+  }
   return {
-    master: scan.master,
-    slave: scan.slave,
+    ...(scan ? { master: scan.master, slave: scan.slave } : {}),
     ...(input.db ? { database: input.db } : {}),
     prefix,
     keys: keys.length,
     maxDivergent: input.maxDivergent,
-    withinBudget: divergence.divergent <= input.maxDivergent && divergence.unreachable === 0,
-    divergence,
+    withinBudget: failures.length === 0,
+    ...(divergence ? { divergence } : {}),
+    ...(historyResult ? { history: historyResult } : {}),
+    failures,
   };
 }

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemjsCacheClient } from '../../src/client/memjs-client.js';
@@ -54,6 +54,21 @@ describe('cachectl workload', () => {
     const human = await cli.run(['check', '--db', db, '--max-divergent', '5']);
     expect(human.exitCode).toBe(0);
     expect(human.stdout).toMatch(/OK: 1 divergent/);
+
+    // the recorded history, judged offline: clean, exit 0
+    const offline = await cli.run(['check', '--history', history, '--no-scan', '--json']);
+    expect(offline.exitCode, offline.stderr).toBe(0);
+    expect(offline.json.history.report.verdict.ok).toBe(true);
+    expect(offline.json.history.report.totals.ops).toBe(r.counts.ops);
+    // plant a stale read after the last update of some key: exit 1, and the proof names it
+    const ops = lines.slice(1).map((l) => JSON.parse(l));
+    const update = ops.filter((o) => o.op === 'update' && o.version >= 1).pop();
+    const planted = { id: 99_999_999, client: 0, op: 'read', key: update.key, invoke: update.complete + 1, complete: update.complete + 2, outcome: 'ok', version: update.version - 1, source: 'cache' };
+    appendFileSync(history, JSON.stringify(planted) + '\n');
+    const stale = await cli.run(['check', '--history', history, '--no-scan', '--json']);
+    expect(stale.exitCode).toBe(1);
+    expect(stale.json.history.report.staleReads.examples.map((e: { read: { id: number } }) => e.read.id)).toContain(99_999_999);
+    expect(stale.json.failures.join(' ')).toMatch(/stale-reads/);
   });
 
   it('prints a summary table for people, with --ops and direct to the master', async () => {
