@@ -1,9 +1,10 @@
+import { execFile } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { asciiRequest, getFreePorts } from '../../src/util/net.js';
-import { createCliSandbox, pidAlive, runCli, type CliSandbox } from '../helpers/cli.js';
+import { createCliSandbox, pidAlive, REPO_ROOT, runCli, type CliSandbox } from '../helpers/cli.js';
 
 /** The built CLI: exit codes (DESIGN.md section 7) and the --json shapes of up, status and down. */
 
@@ -29,6 +30,16 @@ describe('cachectl CLI (built)', () => {
     expect(up.stdout).toContain('EXAMPLES');
     expect(up.stdout).toContain('--free-ports');
     expect(up.stdout).toContain('--json');
+  });
+
+  it('bin/dev.js runs the same commands from the TypeScript sources', async () => {
+    const dev = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      execFile(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bin', 'dev.js'), 'status', '--json'], { cwd: REPO_ROOT, env: { ...process.env, CACHECTL_STATE_DIR: join(REPO_ROOT, 'no-such-state-dir'), NO_COLOR: '1' } }, (err, stdout) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout }),
+      );
+    });
+    expect(dev.code).toBe(2);
+    expect(JSON.parse(dev.stdout).error.code).toBe('STATE_NOT_FOUND');
   });
 
   it('up, status and down: --json shapes, idempotent up, down leaves no process and is safe twice', async () => {
