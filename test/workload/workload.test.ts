@@ -169,6 +169,13 @@ describe('runWorkload input checks and bounds', () => {
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
+  it('--rate throttles the whole run to about that many ops per second', async () => {
+    const result = await runWorkload({ ...valid, ops: undefined, durationMs: 1000, clients: 4, opsPerSecond: 200 });
+    expect(result.stoppedBy).toBe('duration');
+    expect(result.counts.ops).toBeGreaterThan(150);
+    expect(result.counts.ops).toBeLessThan(250);
+  });
+
   it('an aborted signal before the start runs nothing', async () => {
     const controller = new AbortController();
     controller.abort();
