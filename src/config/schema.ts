@@ -102,6 +102,14 @@ export const dockerSchema = z
   .strict()
   .default({});
 
+/** "1m" -> 1048576, "512k" -> 524288, "2048" -> 2048 (memcached -I syntax). */
+export function sizeToBytes(size: string): number {
+  const m = /^(\d+)([kKmM]?)$/.exec(size);
+  if (!m) return NaN;
+  const unit = m[2].toLowerCase();
+  return Number(m[1]) * (unit === 'k' ? 1024 : unit === 'm' ? 1024 * 1024 : 1);
+}
+
 export const configSchema = z
   .object({
     runtime: z.enum(RUNTIMES).default('local'),
@@ -121,7 +129,18 @@ export const configSchema = z
     proxy: proxySchema,
     docker: dockerSchema,
   })
-  .strict();
+  .strict()
+  // memcached refuses to start otherwise; say so before anything starts, naming the field.
+  .superRefine((c, ctx) => {
+    const bytes = sizeToBytes(c.memcached.maxItemSize);
+    if (!Number.isFinite(bytes)) return;
+    const path = ['memcached', 'maxItemSize'];
+    if (bytes < 1024) ctx.addIssue({ code: z.ZodIssueCode.custom, path, message: 'memcached needs at least 1k (1024 bytes)' });
+    else if (bytes > 1024 * 1024 * 1024) ctx.addIssue({ code: z.ZodIssueCode.custom, path, message: 'memcached allows at most 1024m' });
+    else if (bytes > (c.memcached.memoryMb * 1024 * 1024) / 2) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path, message: `memcached allows at most half of memcached.memoryMb (${c.memcached.memoryMb} MiB): raise memoryMb or lower the item size` });
+    }
+  });
 
 export type CachectlConfig = z.infer<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;

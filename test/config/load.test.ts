@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { configFromEnv, envNameFor, loadConfig, mergeLayers, validateConfig } from '../../src/config/load.js';
-import { DEFAULT_PORTS } from '../../src/config/schema.js';
+import { DEFAULT_PORTS, sizeToBytes } from '../../src/config/schema.js';
 import { CachectlError } from '../../src/errors.js';
 
 let dir: string;
@@ -157,6 +157,18 @@ describe('validation: every bad value names the field, the value and what is all
     expect(err.hint).toContain('CACHECTL_*');
     const problems = (err.details as { problems: Array<{ field: string }> }).problems;
     expect(problems).toHaveLength(1);
+  });
+
+  it('refuses item sizes memcached would refuse at start: below 1k, above 1024m, above half the memory', () => {
+    expect(errorOf(() => validateConfig({ memcached: { maxItemSize: '512' } })).message).toContain('memcached.maxItemSize: got "512"; memcached needs at least 1k');
+    expect(errorOf(() => validateConfig({ memcached: { memoryMb: 65536, maxItemSize: '2048m' } })).message).toContain('at most 1024m');
+    const half = errorOf(() => validateConfig({ memcached: { memoryMb: 8, maxItemSize: '8m' } }));
+    expect(half.message).toContain('memcached.maxItemSize: got "8m"; memcached allows at most half of memcached.memoryMb (8 MiB)');
+    expect(validateConfig({ memcached: { memoryMb: 8, maxItemSize: '4m' } }).memcached.maxItemSize).toBe('4m');
+    expect(validateConfig({ memcached: { maxItemSize: '1024' } }).memcached.maxItemSize).toBe('1024');
+    expect(sizeToBytes('512k')).toBe(524288);
+    expect(sizeToBytes('2M')).toBe(2 * 1024 * 1024);
+    expect(sizeToBytes('1 GB')).toBeNaN();
   });
 
   it('reports every bad field at once, not just the first', () => {
