@@ -410,21 +410,23 @@ export class ProxyEngine {
         if (failure) this.countFailure(cmd, failure);
         cb(failure, failure ? null : first);
       };
+      const slave = shard.slave;
+      // The slave is flushed only once the master has answered: copies of mutations pipelined
+      // before the flush are sent to the slave when their master reply arrives, so a slave flush
+      // sent earlier would land before them and leave the slave holding keys the master dropped.
       shard.master.request(buildRequest(Op.Flush, null, extras, null, null), (f, frame) => {
         if (f) failure ??= this.failureFrom('master', f);
         else first ??= frame;
         part();
-      });
-      const slave = shard.slave;
-      if (slave) {
-        slave.request(buildRequest(Op.Flush, null, extras, null, null), (f, frame) => {
-          if (f || frame!.status !== Status.Ok) {
+        if (!slave) return;
+        slave.request(buildRequest(Op.Flush, null, extras, null, null), (f2, frame2) => {
+          if (f2 || frame2!.status !== Status.Ok) {
             this.stats.replicationFailures++;
             this.pending.add(shard.name, null);
           } else this.stats.replicated++;
           if (sync) part();
         });
-      }
+      });
     }
   }
 

@@ -1,0 +1,85 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestServers } from '../helpers/servers.js';
+import { startProxy, type RunningProxy } from '../../src/proxy/server.js';
+import { asciiOnce, rawExchange, type Addr } from './helpers.js';
+
+/** Regression tests for the proxy bugs the fuzzer found (each named after the bug). */
+
+const servers = new TestServers();
+let master: Addr;
+let slave: Addr;
+let proxy: RunningProxy;
+
+beforeAll(async () => {
+  [master, slave] = await Promise.all([servers.memcached(), servers.memcached()]);
+  proxy = await startProxy({
+    name: 'fixes',
+    host: '127.0.0.1',
+    port: 0,
+    adminHost: '127.0.0.1',
+    adminPort: 0,
+    adminToken: 't',
+    config: {
+      epoch: 1,
+      shards: [{ name: 's0', master: { host: '127.0.0.1', port: master.port }, slave: { host: '127.0.0.1', port: slave.port } }],
+      readPolicy: 'master',
+      mitigation: 'none',
+      replication: 'sync',
+      failover: 'manual',
+      failoverThreshold: 3,
+      timeoutMs: 1000,
+      downAfterFailures: 3,
+      probeIntervalMs: 100,
+      writesFenced: false,
+    },
+  });
+});
+
+afterAll(async () => {
+  await proxy?.stop(200);
+  await servers.stopAll();
+});
+
+function binaryFrame(opcode: number, key: string, extras: Buffer, value: Buffer, opaque: number): Buffer {
+  const k = Buffer.from(key);
+  const head = Buffer.alloc(24);
+  head[0] = 0x80;
+  head[1] = opcode;
+  head.writeUInt16BE(k.length, 2);
+  head[4] = extras.length;
+  head.writeUInt32BE(extras.length + k.length + value.length, 8);
+  head.writeUInt32BE(opaque, 12);
+  return Buffer.concat([head, extras, k, value]);
+}
+
+describe('proxy fixes found by fuzzing', () => {
+  it('flush_all pipelined after a noreply set leaves the slave empty too (slave flush used to overtake the set copy)', async () => {
+    for (let i = 0; i < 20; i++) {
+      const key = `flushorder${i}`;
+      const { reply } = await rawExchange(proxy.port, [Buffer.from(`set ${key} 0 0 1 noreply\r\nx\r\nflush_all\r\n`)], { idleMs: 100 });
+      expect(reply.toString()).toBe('OK\r\n');
+      const onSlave = await asciiOnce(slave.port, `get ${key}\r\n`, /END\r\n$/);
+      const onMaster = await asciiOnce(master.port, `get ${key}\r\n`, /END\r\n$/);
+      expect(onMaster).toBe('END\r\n');
+      expect(onSlave, `slave kept ${key} after flush_all (round ${i})`).toBe('END\r\n');
+    }
+  });
+
+  it('a GAT with trailing body bytes is answered and the connection closed like memcached, without breaking the shared master connection', async () => {
+    const before = (await (await fetch(`http://127.0.0.1:${proxy.adminPort}/stats`)).json()) as { nodes: { errors: number }[] };
+    const errorsBefore = before.nodes.reduce((n, x) => n + x.errors, 0);
+    const gat = binaryFrame(0x1d, 'gat-trailing', Buffer.from([0, 0, 0, 0]), Buffer.from('zz'), 7);
+    const noop = binaryFrame(0x0a, '', Buffer.alloc(0), Buffer.alloc(0), 8);
+    // another client's requests on the same shared backend connection, at the same moment
+    const others = Array.from({ length: 20 }, (_, i) => asciiOnce(proxy.port, `set other${i} 0 0 1\r\nv\r\n`, /\r\n$/));
+    const bad = await rawExchange(proxy.port, [Buffer.concat([gat, noop])], { idleMs: 200 });
+    expect(await Promise.all(others)).toEqual(Array.from({ length: 20 }, () => 'STORED\r\n'));
+    // the GAT is answered (not found), then the connection closes and the noop is never run
+    expect(bad.reply.length).toBe(24 + 'Not found'.length);
+    expect(bad.reply[1]).toBe(0x1d);
+    expect(bad.reply.readUInt16BE(6)).toBe(0x0001);
+    expect(bad.closed).toBe(true);
+    const after = (await (await fetch(`http://127.0.0.1:${proxy.adminPort}/stats`)).json()) as { nodes: { errors: number }[] };
+    expect(after.nodes.reduce((n, x) => n + x.errors, 0), 'backend errors after the malformed GAT').toBe(errorsBefore);
+  });
+});
