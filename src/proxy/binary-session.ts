@@ -41,6 +41,8 @@ const CMD_NAMES: Record<number, string> = {
 export class BinarySession {
   private readonly decoder: BinaryDecoder;
   private readonly replies: ReplyQueue;
+  /** a request that ends the connection was read: execute nothing after it (memcached closes there) */
+  private ended = false;
 
   constructor(
     private readonly socket: Socket,
@@ -67,18 +69,22 @@ export class BinarySession {
   onData(chunk: Buffer): void {
     this.decoder.push(chunk);
     for (;;) {
-      if (this.replies.closing) return;
+      if (this.replies.closing || this.ended) return;
       const r = this.decoder.next();
       if (r === undefined) break;
       if (isProblem(r)) {
         const slot = this.replies.reserve();
-        if (r.problem === 'bad-magic') this.replies.complete(slot, null, true);
+        if (r.problem === 'bad-magic') {
+          this.ended = true;
+          this.replies.complete(slot, null, true);
+        }
         else if (r.problem === 'oversized' && this.isStore(loudOpcode(r.header.opcode))) {
           const op = loudOpcode(r.header.opcode);
           this.engine.stats.command(CMD_NAMES[op] ?? 'unknown').requests++;
           if (op === Op.Set && r.header.keyLength > 0) this.engine.dropTooLarge(Buffer.from(frameKey(r.header)));
           this.replies.complete(slot, encodeErrorResponse(r.header.opcode, Status.TooLarge, r.header.opaque));
         } else {
+          this.ended = true;
           this.replies.complete(slot, encodeErrorResponse(r.header.opcode, Status.InvalidArguments, r.header.opaque), true);
         }
         continue;
@@ -137,6 +143,7 @@ export class BinarySession {
     const quiet = op !== opcode;
     const slot = replies.reserve();
     if (!this.valid(op, f)) {
+      this.ended = true;
       replies.complete(slot, encodeErrorResponse(opcode, Status.InvalidArguments, opaque), true);
       return;
     }
@@ -168,14 +175,21 @@ export class BinarySession {
       case Op.Increment:
       case Op.Decrement: {
         const cas = casIsZero(f) ? null : frameCasBytes(f);
-        const value = f.bodyLength > f.extrasLength + f.keyLength ? frameValue(f) : null;
+        const isTouch = op === Op.Touch || op === Op.GAT || op === Op.GATK;
+        const trailing = f.bodyLength > f.extrasLength + f.keyLength;
+        // touch/gat carry no value: never forward trailing body bytes (the master would take them
+        // as a bad next header and drop the shared backend connection, failing other clients'
+        // requests). memcached reads them as the next header and closes: so do we, after the reply.
+        const value = trailing && !isTouch ? frameValue(f) : null;
+        const closeAfter = trailing && isTouch;
+        if (closeAfter) this.ended = true;
         const extras = f.extrasLength > 0 ? frameExtras(f) : null;
         engine.mutate(name, op, frameKey(f), extras, value, cas, (fail, frame) => {
-          if (fail) return replies.complete(slot, failureResponse(opcode, opaque, fail));
+          if (fail) return replies.complete(slot, failureResponse(opcode, opaque, fail), closeAfter);
           const s = frame!.status;
           const isRead = op === Op.GAT || op === Op.GATK;
-          if (quiet && (isRead ? s === Status.KeyNotFound : s === Status.Ok)) return replies.complete(slot, null);
-          replies.complete(slot, forward(frame!));
+          if (quiet && (isRead ? s === Status.KeyNotFound : s === Status.Ok)) return replies.complete(slot, null, closeAfter);
+          replies.complete(slot, forward(frame!), closeAfter);
         });
         return;
       }
@@ -190,6 +204,7 @@ export class BinarySession {
         replies.complete(slot, encodeResponse({ opcode, opaque }));
         return;
       case Op.Quit:
+        this.ended = true;
         replies.complete(slot, quiet ? null : encodeResponse({ opcode, opaque }), true);
         return;
       case Op.Version:
