@@ -234,10 +234,11 @@ function pairNodes(state: ClusterState, index: number): ScaleResult['nodes'] {
   });
 }
 
-function requireScaling(runtime: Runtime, what: 'addShard' | 'removeShard'): void {
+function requireScaling(runtime: Runtime, state: ClusterState, what: 'addShard' | 'removeShard'): void {
   if (!runtime[what]) {
-    throw new CachectlError('UNSUPPORTED', `the ${runtime.name} runtime cannot ${what === 'addShard' ? 'add' : 'remove'} a shard on a running cluster yet`, {
-      hint: 'use the local runtime (`cachectl up --runtime local --shards N`), or choose the shard count at `cachectl up --shards N`',
+    const why = runtime.name === 'docker' && state.config.docker.network === 'bridge' ? ' (its Toxiproxy container publishes the link ports when it is created, so links for a new pair cannot be added while it runs)' : '';
+    throw new CachectlError('UNSUPPORTED', `the ${runtime.name} runtime cannot ${what === 'addShard' ? 'add' : 'remove'} a shard on a running cluster${why}`, {
+      hint: 'choose the shard count at `cachectl up --shards N`, or use the local runtime (`cachectl up --runtime local --shards N`) to scale live',
     });
   }
 }
@@ -249,7 +250,7 @@ export async function scaleAdd(config: CachectlConfig, options: ScaleOptions = {
     const startedAtMs = Date.now();
     let state = await loadClusterState(config);
     const runtime = await runtimeForState(state, options.env);
-    requireScaling(runtime, 'addShard');
+    requireScaling(runtime, state, 'addShard');
     const list = admins(state, options);
     const configs = await currentConfigs(list);
     const oldShards = configs[0].shards;
@@ -338,7 +339,7 @@ export async function scaleRemove(config: CachectlConfig, shardText: string, opt
     const startedAtMs = Date.now();
     let state = await loadClusterState(config);
     const runtime = await runtimeForState(state, options.env);
-    requireScaling(runtime, 'removeShard');
+    requireScaling(runtime, state, 'removeShard');
     const list = admins(state, options);
     const configs = await currentConfigs(list);
     const oldShards = configs[0].shards;
