@@ -17,7 +17,7 @@ import { CacheClientError, type CacheClient, type CacheValue, type CasToken, typ
  *   partial reply can never be matched to a later request.
  */
 
-const OP = { get: 0x00, set: 0x01, add: 0x02, delete: 0x04, touch: 0x1c } as const;
+const OP = { get: 0x00, set: 0x01, add: 0x02, delete: 0x04, getk: 0x0c, touch: 0x1c } as const;
 const STATUS = { ok: 0x0000, notFound: 0x0001, exists: 0x0002, notStored: 0x0005 } as const;
 
 /** Error statuses that mean memcached refused the request before applying anything. */
@@ -174,16 +174,32 @@ export class MemjsCacheClient implements CacheClient {
     });
   }
 
+  /** A plain read: binary GET (the proxy may serve it from either replica, per its read policy). */
   async get(key: string): Promise<CacheValue | null> {
-    return this.gets(key);
+    return this.read(OP.get, 'get', key);
   }
 
-  /** Binary GET always returns the item's CAS, so `get` and `gets` are the same request. */
+  /**
+   * A read whose CAS token will be used for a `cas`. The binary protocol has no separate "gets"
+   * (every GET carries the item's CAS), so a proxy cannot tell a token fetch from a plain read; we
+   * send it as GETK, which a CAS-aware proxy routes to the master only (tokens are per server).
+   * memcached answers GETK like GET plus the key, which we also check.
+   */
   async gets(key: string): Promise<CacheValue | null> {
-    const response = await this.request(OP.get, key, Buffer.alloc(0), Buffer.alloc(0), 0n, false);
+    return this.read(OP.getk, 'gets', key);
+  }
+
+  private async read(opcode: number, op: string, key: string): Promise<CacheValue | null> {
+    const response = await this.request(opcode, key, Buffer.alloc(0), Buffer.alloc(0), 0n, false);
     const status = response.header.status;
     if (status === STATUS.notFound) return null;
-    if (status !== STATUS.ok) throw this.serverError('get', response, false);
+    if (status !== STATUS.ok) throw this.serverError(op, response, false);
+    if (opcode === OP.getk && response.key.length > 0 && response.key.toString('utf8') !== key) {
+      throw new CacheClientError('server', `${op} on ${this.endpoint}: reply is for key ${JSON.stringify(response.key.toString('utf8'))}, not ${JSON.stringify(key)}`, {
+        endpoint: this.endpoint,
+        maybeApplied: false,
+      });
+    }
     const flags = response.extras.length >= 4 ? response.extras.readUInt32BE(0) : 0;
     // Copy: memjs hands out slices of its shared response buffer.
     return { value: Buffer.from(response.val), flags, cas: casToBigint(response.header.cas) };

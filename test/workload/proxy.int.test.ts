@@ -6,6 +6,7 @@ import { SqliteSourceOfTruth } from '../../src/workload/database.js';
 import { runWorkload, workloadKeyNames, type WorkloadOptions } from '../../src/workload/runner.js';
 import { scanCluster } from '../../src/workload/scan.js';
 import { asciiRequest, getFreePort } from '../../src/util/net.js';
+import { MemjsCacheClient } from '../../src/client/memjs-client.js';
 import { TestServers } from '../helpers/servers.js';
 
 /** The workload through the real cachectl proxy in front of real memcached master and slave. */
@@ -14,11 +15,11 @@ const proxies: RunningProxy[] = [];
 let master: { host: string; port: number };
 let slave: { host: string; port: number };
 
-function config(masterAddr: { host: string; port: number }): ProxyRuntimeConfig {
+function config(masterAddr: { host: string; port: number }, readPolicy: ProxyRuntimeConfig['readPolicy'] = 'master'): ProxyRuntimeConfig {
   return {
     epoch: 1,
     shards: [{ name: 'shard-0', master: masterAddr, slave }],
-    readPolicy: 'master',
+    readPolicy,
     mitigation: 'none',
     replication: 'sync',
     failover: 'manual',
@@ -30,8 +31,8 @@ function config(masterAddr: { host: string; port: number }): ProxyRuntimeConfig 
   };
 }
 
-async function proxyTo(masterAddr: { host: string; port: number }): Promise<{ host: string; port: number }> {
-  const p = await startProxy({ name: 'wl-test', host: '127.0.0.1', port: 0, adminHost: '127.0.0.1', adminPort: 0, adminToken: 't', config: config(masterAddr) });
+async function proxyTo(masterAddr: { host: string; port: number }, readPolicy: ProxyRuntimeConfig['readPolicy'] = 'master'): Promise<{ host: string; port: number }> {
+  const p = await startProxy({ name: 'wl-test', host: '127.0.0.1', port: 0, adminHost: '127.0.0.1', adminPort: 0, adminToken: 't', config: config(masterAddr, readPolicy) });
   proxies.push(p);
   return { host: '127.0.0.1', port: p.port };
 }
@@ -74,6 +75,27 @@ describe('workload through the cachectl proxy', () => {
     expect(report.divergence.judged && report.divergence.states.consistent).toBe(40);
     expect(report.lostUpdates.casStored).toBeGreaterThan(0);
     db.close();
+  });
+
+  it('a CAS token always comes from the master, even when the proxy serves reads from the slave', async () => {
+    // Binary GET always carries a CAS, so the client fetches tokens with GETK and the proxy must
+    // send that to the master: a slave token only "works" on the master while both CAS counters
+    // happen to be in lockstep, and silently matches the wrong item once they drift.
+    const proxy = await proxyTo(master, 'slave');
+    const direct = { master: new MemjsCacheClient(master), slave: new MemjsCacheClient(slave) };
+    const viaProxy = new MemjsCacheClient(proxy);
+    try {
+      await direct.slave.set('token-source', Buffer.from('on-slave'));
+      await direct.slave.set('token-source', Buffer.from('on-slave-2')); // counters drift apart
+      await direct.master.set('token-source', Buffer.from('on-master'));
+      expect((await viaProxy.get('token-source'))!.value.toString()).toBe('on-slave-2');
+      const viaGets = await viaProxy.gets('token-source');
+      expect(viaGets!.value.toString()).toBe('on-master');
+      expect(viaGets!.cas).toBe((await direct.master.gets('token-source'))!.cas);
+      expect(await viaProxy.cas('token-source', Buffer.from('new'), viaGets!.cas)).toBe('stored');
+    } finally {
+      await Promise.all([direct.master.close(), direct.slave.close(), viaProxy.close()]);
+    }
   });
 
   it('master unreachable: CAS fails definitely; client-short-ttl puts fresh values on the slave with a short TTL', async () => {
