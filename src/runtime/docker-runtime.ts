@@ -262,6 +262,7 @@ export class DockerRuntime implements Runtime {
   async addShard(input: ClusterState, options: UpOptions = {}): Promise<{ state: ClusterState; shard: number }> {
     const progress = options.onProgress ?? (() => undefined);
     this.checkSameEngine(input);
+    this.refuseLiveScalingOnBridge(input);
     await this.ensureEngine();
     await this.ensureImage(input.config.docker.memcachedImage, 'docker.memcachedImage', true, progress);
     const state: ClusterState = structuredClone(input);
@@ -309,6 +310,7 @@ export class DockerRuntime implements Runtime {
   async removeShard(input: ClusterState, shard: number, options: UpOptions = {}): Promise<ClusterState> {
     const progress = options.onProgress ?? (() => undefined);
     this.checkSameEngine(input);
+    this.refuseLiveScalingOnBridge(input);
     const names = new Set([nodeName('master', shard), nodeName('slave', shard)]);
     const nodes = input.components.filter((c) => c.kind === 'memcached' && (c.shard ?? 0) === shard);
     if (nodes.length === 0) {
@@ -326,6 +328,19 @@ export class DockerRuntime implements Runtime {
     next.config = { ...next.config, shards: shardIndices(next).length };
     writeState(next);
     return next;
+  }
+
+  /**
+   * On a bridge network the proxies reach links as toxiproxy:port while `cachectl scale` hands them
+   * (and scans) the host-side addresses, and new link ports cannot be published on the running
+   * Toxiproxy container: refuse clearly rather than half-work. Host networking scales live.
+   */
+  private refuseLiveScalingOnBridge(state: ClusterState): void {
+    if (state.config.docker.network !== 'bridge') return;
+    throw new CachectlError('UNSUPPORTED', `the docker runtime cannot change the shard count of a running cluster on a bridge network (its Toxiproxy container publishes the link ports when it is created)`, {
+      hint: 'choose the shard count at `cachectl up --shards N`, use docker.network: host, or the local runtime to scale live',
+      details: { network: 'bridge' },
+    });
   }
 
   private async removeByComponent(cluster: string, component: string): Promise<void> {

@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { configSchema, type ConfigInput } from '../../src/config/schema.js';
 import { planDockerCluster, CLUSTER_LABEL, COMPONENT_LABEL, KIND_LABEL, containerName, containerCreateOptions } from '../../src/runtime/docker-spec.js';
 import { planPorts } from '../../src/runtime/local-runtime.js';
+import { DockerRuntime } from '../../src/runtime/docker-runtime.js';
+import { CachectlError } from '../../src/errors.js';
 
 /**
  * docker/compose.yaml must describe what `cachectl up --runtime docker` creates for the default
@@ -142,5 +144,17 @@ describe('container create bodies', () => {
     expect(body.HostConfig?.PortBindings).toBeUndefined();
     expect(body.NetworkingConfig).toBeUndefined();
     expect(body.ExposedPorts).toBeUndefined();
+  });
+});
+
+describe('live scaling on a bridge network', () => {
+  it('is refused with UNSUPPORTED and what to do instead, before touching the engine', async () => {
+    const config = configSchema.parse({ runtime: 'docker', docker: { socketPath: '/nonexistent/docker.sock' } });
+    const runtime = new DockerRuntime(config, {});
+    const state = { version: 1, name: 'default', runtime: 'docker', createdAt: '', config, components: [], toxiproxy: { api: { host: '127.0.0.1', port: 8474 }, links: [] }, adminToken: '' } as const;
+    const err = await runtime.addShard(structuredClone(state) as never).catch((e: unknown) => e);
+    expect((err as CachectlError).code).toBe('UNSUPPORTED');
+    expect((err as CachectlError).hint).toContain('docker.network: host');
+    expect(((await runtime.removeShard(structuredClone(state) as never, 1).catch((e: unknown) => e)) as CachectlError).code).toBe('UNSUPPORTED');
   });
 });
