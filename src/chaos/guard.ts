@@ -43,6 +43,11 @@ export class FaultGuard {
     private readonly options: FaultGuardOptions = {},
   ) {}
 
+  /** Record fault events on this timeline from now on (each run of a scenario has its own). */
+  useTimeline(timeline: TimelineRecorder): void {
+    this.options.timeline = timeline;
+  }
+
   get closed(): boolean {
     return this.closing !== null;
   }

@@ -35,6 +35,8 @@ export interface ScenarioRequest {
   shortTtlSeconds: number;
   /** the proxies' backend timeout during the run */
   proxyTimeoutMs: number;
+  /** workload rate cap, logical ops/s over all clients (0 = as fast as possible) */
+  opsPerSecond: number;
   /** master-down: run the manual switch this long after the fault starts */
   switchAfterMs?: number;
   expect: string[];
@@ -77,6 +79,8 @@ export function validateRequest(req: ScenarioRequest): ScenarioRequest {
   if (!(req.readRatio >= 0 && req.readRatio <= 1)) problems.push(`read ratio must be 0..1, got ${req.readRatio}`);
   if (!Number.isInteger(req.seed) || req.seed < 0 || req.seed > 2 ** 32 - 1) problems.push(`seed must be an integer 0..4294967295, got ${req.seed}`);
   if (req.shortTtlSeconds < 1) problems.push('short TTL must be >= 1 s');
+  if (!(req.opsPerSecond >= 0 && req.opsPerSecond <= 1_000_000)) problems.push(`rate must be 0..1000000 ops/s, got ${req.opsPerSecond}`);
+  if (!(req.proxyTimeoutMs >= 10 && req.proxyTimeoutMs <= 60_000)) problems.push(`proxy timeout must be 10ms..60s, got ${req.proxyTimeoutMs} ms`);
   if (req.switchAfterMs !== undefined) {
     if (req.scenario !== 'master-down') problems.push('--switch-after applies to master-down only');
     if (req.switchAfterMs >= req.faultMs) problems.push(`--switch-after (${req.switchAfterMs} ms) must fall inside the fault (${req.faultMs} ms): the switch happens during the outage`);
@@ -103,6 +107,7 @@ export const scenarioFileSchema = z
         clients: z.number().int().optional(),
         keys: z.number().int().optional(),
         readRatio: z.number().optional(),
+        rate: z.number().min(0).optional(),
       })
       .strict()
       .optional(),
@@ -124,13 +129,16 @@ export function defaultRequest(scenario: ScenarioKind): ScenarioRequest {
     ...DEFAULT_PHASES,
     seed: 1,
     clients: 8,
-    keys: 40,
+    keys: 1000,
     readRatio: 0.8,
     // balanced: reads are spread over both replicas as in production under load, so the slave
     // serves its (stale) copy during the outage even before the proxy marks the master down.
     readPolicy: 'balanced',
-    shortTtlSeconds: 5,
+    shortTtlSeconds: 2,
     proxyTimeoutMs: 200,
+    // A steady, bounded load: comparable runs on a busy 2-core machine, and keys are not all
+    // rewritten within milliseconds of the heal.
+    opsPerSecond: 2000,
     expect: [],
   };
 }
@@ -147,6 +155,7 @@ export function requestFromFile(doc: ScenarioFile): ScenarioRequest {
   if (doc.workload?.clients !== undefined) req.clients = doc.workload.clients;
   if (doc.workload?.keys !== undefined) req.keys = doc.workload.keys;
   if (doc.workload?.readRatio !== undefined) req.readRatio = doc.workload.readRatio;
+  if (doc.workload?.rate !== undefined) req.opsPerSecond = doc.workload.rate;
   if (doc.readPolicy) req.readPolicy = doc.readPolicy;
   if (doc.shortTtl !== undefined) req.shortTtlSeconds = Math.max(1, Math.round(parseDuration(doc.shortTtl, 'shortTtl') / 1000));
   if (doc.proxyTimeout !== undefined) req.proxyTimeoutMs = parseDuration(doc.proxyTimeout, 'proxyTimeout');
@@ -200,7 +209,7 @@ export function replayCommand(req: ScenarioRequest): string {
   }
   parts.push('--seed', String(req.seed));
   parts.push('--warmup', formatDuration(req.warmupMs), '--fault-duration', formatDuration(req.faultMs), '--heal', formatDuration(req.healMs), '--settle', formatDuration(req.settleMs));
-  parts.push('--clients', String(req.clients), '--keys', String(req.keys));
+  parts.push('--clients', String(req.clients), '--keys', String(req.keys), '--rate', String(req.opsPerSecond));
   if (req.readPolicy !== 'balanced') parts.push('--read-policy', req.readPolicy);
   if (req.switchAfterMs !== undefined) parts.push('--switch-after', formatDuration(req.switchAfterMs));
   for (const e of req.expect) parts.push('--expect', `'${e}'`);

@@ -10,6 +10,9 @@ export const METRIC_NAMES = [
   'staleReadsAfterHeal',
   'staleReadsAfterSwitch',
   'divergentKeys',
+  'divergentKeysAtHeal',
+  'slaveStaleKeysAtHeal',
+  'masterStaleKeysAtHeal',
   'slaveStaleKeys',
   'masterStaleKeys',
   'lostUpdates',
@@ -21,6 +24,8 @@ export const METRIC_NAMES = [
   'masterCasFailures',
   'slaveWritesDuringFault',
   'expiredShortTtlEntries',
+  'shortTtlEntriesNotExpired',
+  'mastersInUse',
   'operations',
 ] as const;
 export type MetricName = (typeof METRIC_NAMES)[number];
@@ -36,6 +41,12 @@ export interface ChaosMetrics {
   staleReadsAfterSwitch: number;
   /** keys where master, slave and database do not all agree at the end (or are missing where expected) */
   divergentKeys: number;
+  /** divergent keys when the fault was healed (scanned just before the revert; right after it for a crash) */
+  divergentKeysAtHeal: number;
+  /** keys stale on the slave at that moment */
+  slaveStaleKeysAtHeal: number;
+  /** keys stale on the master at that moment (a partitioned master comes back holding old values) */
+  masterStaleKeysAtHeal: number;
   /** keys where the slave holds an older version than the database at the end */
   slaveStaleKeys: number;
   /** keys where the master holds an older version than the database at the end */
@@ -58,6 +69,10 @@ export interface ChaosMetrics {
   slaveWritesDuringFault: number;
   /** client-short-ttl: short-TTL entries that were gone from the slave when checked after their TTL */
   expiredShortTtlEntries: number;
+  /** client-short-ttl: short-TTL entries still on the slave after their TTL (should be 0) */
+  shortTtlEntriesNotExpired: number;
+  /** distinct masters the proxies routed shard 0 to during the run (2 = split brain) */
+  mastersInUse: number;
   /** operations in the history */
   operations: number;
 }
@@ -195,6 +210,8 @@ export interface ChaosScenarioConfig {
   readPolicy: 'master' | 'slave' | 'balanced';
   shortTtlSeconds: number;
   proxyTimeoutMs: number;
+  /** workload rate cap, ops/s (0 = unthrottled) */
+  opsPerSecond: number;
   switchAfterMs?: number;
   proxies: number;
   cluster: { name: string; runtime: string; ephemeral: boolean };

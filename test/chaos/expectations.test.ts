@@ -7,7 +7,7 @@ function metrics(over: Partial<ChaosMetrics> = {}): ChaosMetrics {
   return {
     staleReads: 0, staleReadsDuringFault: 0, staleReadsAfterHeal: 0, staleReadsAfterSwitch: 0, divergentKeys: 0,
     slaveStaleKeys: 0, masterStaleKeys: 0, lostUpdates: 0, missingAckedWrites: 0, hitRate: 0.9, dbReads: 10,
-    failedWrites: 0, unknownOutcomes: 0, masterCasFailures: 0, slaveWritesDuringFault: 0, expiredShortTtlEntries: 0,
+    divergentKeysAtHeal: 0, slaveStaleKeysAtHeal: 0, masterStaleKeysAtHeal: 0, failedWrites: 0, unknownOutcomes: 0, masterCasFailures: 0, slaveWritesDuringFault: 0, expiredShortTtlEntries: 0, shortTtlEntriesNotExpired: 0, mastersInUse: 1,
     operations: 100, ...over,
   };
 }
