@@ -86,8 +86,12 @@ function sleepUntil(t0: number, atMs: number, signal?: AbortSignal): Promise<voi
   });
 }
 
-/** The final scan, shard by shard: each key is read on the master and slave of the shard that owns it now. */
-async function scanShards(state: ClusterState, keys: string[], db: SqliteSourceOfTruth, timeoutMs: number): Promise<FinalScan | undefined> {
+/**
+ * The final scan of a sharded cluster: each key is read on the master and slave of the shard that
+ * owns it under the proxies' current map (a plain master/slave scan would call every key of the
+ * other shards missing). Undefined when the cluster runs no proxy.
+ */
+export async function scanByShard(state: ClusterState, keys: string[], db: SqliteSourceOfTruth, timeoutMs: number): Promise<FinalScan | undefined> {
   const admin = state.components.find((c) => c.kind === 'proxy');
   if (!admin) return undefined;
   const cfg = await new HttpProxyAdmin(admin.name, admin.adminEndpoint as Endpoint, state.adminToken).getConfig();
@@ -172,7 +176,7 @@ export async function runScaleExercise(config: CachectlConfig, options: Exercise
     const [result] = await Promise.all([run, orchestrate]);
     const keyNames = workloadKeyNames(result.keyPrefix, result.keyCount);
     const finalState = await loadClusterState(config);
-    const scan = await scanShards(finalState, keyNames, db, Math.max(500, options.timeoutMs)).catch(() => undefined);
+    const scan = await scanByShard(finalState, keyNames, db, Math.max(500, options.timeoutMs)).catch(() => undefined);
     const check = checkHistory(result.history, scan);
     const cost = scaleCost({
       ops: result.history.ops,

@@ -90,6 +90,9 @@ export interface ScaleResult {
   nodes: Array<{ name: string; role: 'master' | 'slave'; address: string; link: string }>;
 }
 
+/** the schema's limit on `shards` */
+const MAX_SHARDS = 16;
+
 const SAMPLE_KEYS = Array.from({ length: 100_000 }, (_, i) => `key:${i}`);
 
 function progressOf(options: ScaleOptions): (line: string) => void {
@@ -254,6 +257,11 @@ export async function scaleAdd(config: CachectlConfig, options: ScaleOptions = {
     const list = admins(state, options);
     const configs = await currentConfigs(list);
     const oldShards = configs[0].shards;
+    if (oldShards.length >= MAX_SHARDS) {
+      throw new CachectlError('USAGE', `the proxies already route to ${oldShards.length} shards, the most a cluster may have (config \`shards\` <= ${MAX_SHARDS})`, {
+        hint: 'remove a shard first (`cachectl scale remove <shard>`)',
+      });
+    }
 
     const added = await (runtime.addShard as NonNullable<Runtime['addShard']>).call(runtime, state, { onProgress: progress });
     state = added.state;
