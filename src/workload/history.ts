@@ -125,8 +125,7 @@ const OUTCOMES = new Set<Outcome>(['ok', 'fail', 'unknown']);
 /** Validate one parsed line; the error says which line and what is wrong. */
 export function parseHistoryLine(value: unknown, where: string): HistoryOp {
   const o = value as Partial<HistoryOp> | null;
-  const bad = (what: string): CachectlError =>
-    new CachectlError('USAGE', `${where}: ${what}`, { hint: 'pass a history written by `cachectl workload --history FILE`' });
+  const bad = (what: string): CachectlError => new CachectlError('USAGE', `${where}: ${what}`, { hint: HISTORY_HINT });
   if (!o || typeof o !== 'object') throw bad('not a JSON object');
   if (typeof o.id !== 'number') throw bad('missing numeric "id"');
   if (typeof o.client !== 'number') throw bad('missing numeric "client"');
@@ -137,55 +136,46 @@ export function parseHistoryLine(value: unknown, where: string): HistoryOp {
   return o as HistoryOp;
 }
 
-export function historyFromJsonLines(text: string): { meta: HistoryMeta; ops: HistoryOp[] } {
-  const ops: HistoryOp[] = [];
-  let meta: HistoryMeta = {};
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].trim();
-    if (line === '') continue;
+const HISTORY_HINT = 'pass a history written by `cachectl workload --history FILE`';
+
+/** Feed lines one by one; the first may be the `{"meta": ...}` header. */
+class HistoryLineReader {
+  meta: HistoryMeta = {};
+  readonly ops: HistoryOp[] = [];
+
+  constructor(private readonly where: (lineNo: number) => string) {}
+
+  add(raw: string, lineNo: number): void {
+    const line = raw.trim();
+    if (line === '') return;
     let parsed: unknown;
     try {
       parsed = JSON.parse(line);
     } catch {
-      throw new CachectlError('USAGE', `history line ${i + 1} is not JSON`, { hint: 'pass a history written by `cachectl workload --history FILE`' });
+      throw new CachectlError('USAGE', `${this.where(lineNo)} is not JSON`, { hint: HISTORY_HINT });
     }
-    if (i === 0 && parsed && typeof parsed === 'object' && 'meta' in parsed) {
-      meta = (parsed as { meta: HistoryMeta }).meta ?? {};
-      continue;
+    if (lineNo === 1 && parsed && typeof parsed === 'object' && 'meta' in parsed) {
+      this.meta = (parsed as { meta: HistoryMeta }).meta ?? {};
+      return;
     }
-    ops.push(parseHistoryLine(parsed, `history line ${i + 1}`));
+    this.ops.push(parseHistoryLine(parsed, this.where(lineNo)));
   }
-  return { meta, ops };
+}
+
+export function historyFromJsonLines(text: string): { meta: HistoryMeta; ops: HistoryOp[] } {
+  const reader = new HistoryLineReader((n) => `history line ${n}`);
+  text.split('\n').forEach((line, i) => reader.add(line, i + 1));
+  return { meta: reader.meta, ops: reader.ops };
 }
 
 export async function readHistoryFile(path: string): Promise<{ meta: HistoryMeta; ops: HistoryOp[] }> {
-  const ops: HistoryOp[] = [];
-  let meta: HistoryMeta = {};
-  let lineNo = 0;
   const input = createReadStream(path);
-  const opened = new Promise<void>((resolve, reject) => {
+  await new Promise<void>((resolve, reject) => {
     input.once('open', () => resolve());
-    input.once('error', (err) =>
-      reject(new CachectlError('USAGE', `cannot read history ${path}: ${err.message}`, { hint: 'check the path given to --history' })),
-    );
+    input.once('error', (err) => reject(new CachectlError('USAGE', `cannot read history ${path}: ${err.message}`, { hint: 'check the path given to --history' })));
   });
-  await opened;
-  for await (const raw of createInterface({ input, crlfDelay: Infinity })) {
-    lineNo++;
-    const line = raw.trim();
-    if (line === '') continue;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(line);
-    } catch {
-      throw new CachectlError('USAGE', `${path}:${lineNo} is not JSON`, { hint: 'pass a history written by `cachectl workload --history FILE`' });
-    }
-    if (lineNo === 1 && parsed && typeof parsed === 'object' && 'meta' in parsed) {
-      meta = (parsed as { meta: HistoryMeta }).meta ?? {};
-      continue;
-    }
-    ops.push(parseHistoryLine(parsed, `${path}:${lineNo}`));
-  }
-  return { meta, ops };
+  const reader = new HistoryLineReader((n) => `${path}:${n}`);
+  let lineNo = 0;
+  for await (const line of createInterface({ input, crlfDelay: Infinity })) reader.add(line, ++lineNo);
+  return { meta: reader.meta, ops: reader.ops };
 }

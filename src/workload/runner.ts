@@ -229,6 +229,40 @@ export async function runWorkload(options: WorkloadOptions, hooks: WorkloadHooks
     else if (o === 'unknown') live.unknowns++;
   };
 
+  /**
+   * One cache write (cas/add/slave-write), timed and recorded. 'stored' and 'superseded' are
+   * successes; any other reply is a definite refusal ('fail'); a thrown error is 'fail' or
+   * 'unknown' depending on whether the request may have been applied.
+   */
+  async function recordedWrite(entry: HistoryOp, write: () => Promise<string>): Promise<HistoryOp> {
+    try {
+      entry.reply = await write();
+      if (entry.reply !== 'stored' && entry.reply !== 'superseded') entry.outcome = 'fail';
+    } catch (err) {
+      entry.outcome = mutationOutcome(err);
+      entry.error = errorText(err);
+    }
+    entry.complete = now();
+    if (entry.op === 'slave-write') counts.slaveWrites++;
+    else counts.cacheWrites++;
+    record(entry);
+    return entry;
+  }
+
+  const writeEntry = (client: number, op: HistoryOp['op'], key: string, version: number, parent: number, endpoint: string | undefined, node: string): HistoryOp => ({
+    id: history.newId(),
+    client,
+    op,
+    key,
+    invoke: now(),
+    complete: 0,
+    outcome: 'ok',
+    version,
+    parent,
+    endpoint,
+    node,
+  });
+
   async function doRead(client: number, cache: CacheClient, key: string): Promise<void> {
     const id = history.newId();
     const invoke = now();
@@ -260,19 +294,9 @@ export async function runWorkload(options: WorkloadOptions, hooks: WorkloadHooks
         op.error = errorText(cacheError);
       } else {
         live.misses++;
-        const addId = history.newId();
-        const addInvoke = now();
-        const add: HistoryOp = { id: addId, client, op: 'add', key, invoke: addInvoke, complete: 0, outcome: 'ok', version: rec.version, parent: id, endpoint: cache.endpoint, node: nodeLabel };
-        try {
-          add.reply = await cache.add(key, encodeValue(key, rec.version, options.valueSize));
-          if (add.reply !== 'stored') add.outcome = 'fail';
-        } catch (err) {
-          add.outcome = mutationOutcome(err);
-          add.error = errorText(err);
-        }
-        add.complete = now();
-        counts.cacheWrites++;
-        record(add);
+        // Fill the cache, never overwriting: add only stores when nothing is there.
+        const fill = writeEntry(client, 'add', key, rec.version, id, cache.endpoint, nodeLabel);
+        await recordedWrite(fill, () => cache.add(key, encodeValue(key, rec.version, options.valueSize)));
       }
     }
     op.complete = now();
@@ -285,34 +309,18 @@ export async function runWorkload(options: WorkloadOptions, hooks: WorkloadHooks
     // Conditional, like the master path: never replace a newer version on the slave with ours.
     const value = encodeValue(key, version, options.valueSize);
     for (let attempt = 0; attempt < maxCasAttempts; attempt++) {
-      const id = history.newId();
-      const invoke = now();
-      const op: HistoryOp = { id, client, op: 'slave-write', key, invoke, complete: 0, outcome: 'ok', version, parent, endpoint: slave.endpoint, node: 'slave', ttl: options.shortTtlSeconds };
-      let retry = false;
-      try {
+      const entry = { ...writeEntry(client, 'slave-write', key, version, parent, slave.endpoint, 'slave'), ttl: options.shortTtlSeconds };
+      const done = await recordedWrite(entry, async () => {
         const current = await slave.gets(key);
-        const decoded = current ? decodeValue(key, current.value) : undefined;
-        if (current && decoded?.ok && decoded.version >= version) {
-          op.reply = 'superseded';
-        } else if (current) {
-          op.token = current.cas.toString();
-          op.baseVersion = decoded?.ok ? decoded.version : undefined;
-          op.reply = await slave.cas(key, value, current.cas, { expires: options.shortTtlSeconds });
-        } else {
-          op.reply = await slave.add(key, value, { expires: options.shortTtlSeconds });
-        }
-        if (op.reply !== 'stored' && op.reply !== 'superseded') {
-          op.outcome = 'fail';
-          retry = true;
-        }
-      } catch (err) {
-        op.outcome = mutationOutcome(err);
-        op.error = errorText(err);
-      }
-      op.complete = now();
-      counts.slaveWrites++;
-      record(op);
-      if (!retry) return;
+        if (!current) return slave.add(key, value, { expires: options.shortTtlSeconds });
+        const decoded = decodeValue(key, current.value);
+        if (decoded.ok && decoded.version >= version) return 'superseded';
+        entry.token = current.cas.toString();
+        if (decoded.ok) entry.baseVersion = decoded.version;
+        return slave.cas(key, value, current.cas, { expires: options.shortTtlSeconds });
+      });
+      // retry only a lost race (exists / not_stored / not_found); an error ends it
+      if (done.outcome !== 'fail' || done.error !== undefined) return;
     }
   }
 
@@ -336,68 +344,30 @@ export async function runWorkload(options: WorkloadOptions, hooks: WorkloadHooks
         error = errorText(err);
         break;
       }
-      const writeId = history.newId();
-      const writeInvoke = now();
+      let write: HistoryOp;
       if (current === null) {
-        const add: HistoryOp = { id: writeId, client, op: 'add', key, invoke: writeInvoke, complete: 0, outcome: 'ok', version, parent: id, endpoint: cache.endpoint, node: nodeLabel };
-        let done = false;
-        try {
-          add.reply = await cache.add(key, value);
-          if (add.reply === 'stored') {
-            cacheResult = 'stored';
-            done = true;
-          } else add.outcome = 'fail';
-        } catch (err) {
-          add.outcome = mutationOutcome(err);
-          add.error = error = errorText(err);
-          if (add.outcome === 'unknown') maybeApplied = true;
-          cacheResult = maybeApplied ? 'unknown' : 'failed';
-          done = true;
+        // Missing: add (fails if someone else filled it meanwhile, then we look again).
+        write = await recordedWrite(writeEntry(client, 'add', key, version, id, cache.endpoint, nodeLabel), () => cache.add(key, value));
+      } else {
+        const decoded = decodeValue(key, current.value);
+        if (decoded.ok && decoded.version >= version) {
+          cacheResult = 'superseded';
+          break;
         }
-        add.complete = now();
-        counts.cacheWrites++;
-        record(add);
-        if (done) break;
-        continue;
+        const entry = { ...writeEntry(client, 'cas', key, version, id, cache.endpoint, nodeLabel), token: current.cas.toString(), baseVersion: decoded.ok ? decoded.version : undefined };
+        write = await recordedWrite(entry, () => cache.cas(key, value, current.cas));
       }
-      const decoded = decodeValue(key, current.value);
-      if (decoded.ok && decoded.version >= version) {
-        cacheResult = 'superseded';
+      if (write.reply === 'stored') {
+        cacheResult = 'stored';
         break;
       }
-      const cas: HistoryOp = {
-        id: writeId,
-        client,
-        op: 'cas',
-        key,
-        invoke: writeInvoke,
-        complete: 0,
-        outcome: 'ok',
-        version,
-        parent: id,
-        token: current.cas.toString(),
-        baseVersion: decoded.ok ? decoded.version : undefined,
-        endpoint: cache.endpoint,
-        node: nodeLabel,
-      };
-      let done = false;
-      try {
-        cas.reply = await cache.cas(key, value, current.cas);
-        if (cas.reply === 'stored') {
-          cacheResult = 'stored';
-          done = true;
-        } else cas.outcome = 'fail';
-      } catch (err) {
-        cas.outcome = mutationOutcome(err);
-        cas.error = error = errorText(err);
-        if (cas.outcome === 'unknown') maybeApplied = true;
+      if (write.error !== undefined) {
+        if (write.outcome === 'unknown') maybeApplied = true;
         cacheResult = maybeApplied ? 'unknown' : 'failed';
-        done = true;
+        error = write.error;
+        break;
       }
-      cas.complete = now();
-      counts.cacheWrites++;
-      record(cas);
-      if (done) break;
+      // exists / not_stored / not_found: another writer got there first; look again
     }
     if (cacheResult === 'gave-up') error = `gave up after ${maxCasAttempts} CAS conflicts`;
     if (slave && (cacheResult === 'failed' || cacheResult === 'unknown')) await writeSlave(client, slave, key, version, id);
