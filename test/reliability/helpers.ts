@@ -257,3 +257,93 @@ export function asciiOnce(port: number, request: string, done: RegExp = /\r\n$/,
     sock.on('connect', () => sock.write(request));
   });
 }
+
+/** A minimal ASCII client: one request at a time, replies framed by a terminator regex. */
+export class AsciiConn {
+  private buf = '';
+  private waiter: { done: RegExp; resolve: (s: string) => void; reject: (e: Error) => void; timer: NodeJS.Timeout } | undefined;
+  closed = false;
+  private constructor(readonly socket: Socket) {
+    socket.setNoDelay(true);
+    socket.on('data', (d) => {
+      this.buf += d.toString('latin1');
+      const w = this.waiter;
+      if (w && w.done.test(this.buf)) {
+        const out = this.buf;
+        this.buf = '';
+        this.waiter = undefined;
+        clearTimeout(w.timer);
+        w.resolve(out);
+      }
+    });
+    const fail = (e: Error): void => {
+      this.closed = true;
+      const w = this.waiter;
+      this.waiter = undefined;
+      if (w) {
+        clearTimeout(w.timer);
+        w.reject(e);
+      }
+    };
+    socket.on('error', (e) => fail(e));
+    socket.on('close', () => fail(new Error('connection closed')));
+  }
+
+  static open(port: number, timeoutMs = 5000): Promise<AsciiConn> {
+    return new Promise((resolvePromise, reject) => {
+      const s = createConnection({ host: '127.0.0.1', port });
+      const timer = setTimeout(() => {
+        s.destroy();
+        reject(new Error('connect timeout'));
+      }, timeoutMs);
+      s.once('connect', () => {
+        clearTimeout(timer);
+        resolvePromise(new AsciiConn(s));
+      });
+      s.once('error', (e) => {
+        clearTimeout(timer);
+        reject(e);
+      });
+    });
+  }
+
+  request(text: string, done: RegExp = /\r\n$/, timeoutMs = 5000): Promise<string> {
+    if (this.closed) return Promise.reject(new Error('connection closed'));
+    return new Promise((resolvePromise, reject) => {
+      const timer = setTimeout(() => {
+        this.waiter = undefined;
+        reject(new Error(`timeout after ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiter = { done, resolve: resolvePromise, reject, timer };
+      this.socket.write(text);
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    this.socket.destroy();
+  }
+}
+
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** Admin PUT /config with the bearer token. */
+export async function putConfig(adminPort: number, token: string | undefined, body: unknown, raw?: string): Promise<{ status: number; body: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+  const res = await fetch(`http://127.0.0.1:${adminPort}/config`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json', ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}) },
+    body: raw ?? JSON.stringify(body),
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON
+  }
+  return { status: res.status, body: parsed };
+}
