@@ -214,6 +214,8 @@ export function scaleCost(input: ScaleCostInput): ScaleCostReport {
       ...(ev.length ? { event: ev.join(', ') } : {}),
     });
   }
+  // the run's last partial second is often empty (the clients stopped): don't show it as a gap
+  while (perSecond.length > 1 && perSecond[perSecond.length - 1].reads === 0 && perSecond[perSecond.length - 1].clientErrors === 0 && !perSecond[perSecond.length - 1].event) perSecond.pop();
   const all = windowOf(ops, -Infinity, Infinity);
   return {
     windowMs,

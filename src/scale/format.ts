@@ -26,7 +26,7 @@ export function exerciseSummaryLines(r: ExerciseResult): string[] {
   for (const e of r.cost.events) {
     const h = e.hitRate;
     lines.push(`${e.action} ${e.shard} at ${(e.switchStartMs / 1000).toFixed(2)} s${e.epoch !== undefined ? ` (epoch ${e.epoch})` : ''}:`);
-    lines.push(`  hit rate   before ${pct(h.before.hitRate)}  during ${pct(h.during.hitRate)}  after ${pct(h.after.hitRate)}  (dip ${h.dip === null ? 'n/a' : `${(h.dip * 100).toFixed(1)} points`}${h.lowestSecond ? `, lowest second ${h.lowestSecond.second}: ${pct(h.lowestSecond.hitRate)}` : ''})`);
+    lines.push(`  hit rate   before ${pct(h.before.hitRate)}  during ${pct(h.during.hitRate)}  after ${pct(h.after.hitRate)}  (dip ${h.dip === null ? 'n/a' : `${(Math.abs(h.dip) < 0.0005 ? 0 : h.dip * 100).toFixed(1)} points`}${h.lowestSecond ? `, lowest second ${h.lowestSecond.second}: ${pct(h.lowestSecond.hitRate)}` : ''})`);
     lines.push(`  keys moved ${e.keysMoved.moved} of ${e.keysMoved.keys} (${pct(e.keysMoved.fraction)}; ideal ${pct(e.keysMoved.ideal)})`);
     lines.push(`  db reads caused by the move: ${e.dbReadsCausedByMove.attributable} (first reads of moved keys that missed: ${e.dbReadsCausedByMove.movedFirstReadMisses} of ${e.dbReadsCausedByMove.movedKeysRead}; unmoved keys missed ${pct(e.dbReadsCausedByMove.baselineMissRate)})`);
     lines.push(`  client errors ${e.clientErrors}, stale reads ${e.staleReads} in the change window`);
