@@ -20,6 +20,7 @@ const engine = built ? await acquireDockerEngine() : undefined;
 const available = Boolean(engine?.available);
 const skipReason = !built ? 'dist/ is not built (npm run build)' : engine?.reason ?? '';
 const withProxy = proxyCommandBuilt();
+const withChaos = withProxy && existsSync(join(ROOT, 'dist', 'commands', 'chaos', 'master-down.js'));
 
 const stateDir = mkdtempSync(join(tmpdir(), 'cachectl-docker-cli-'));
 const name = `dcli-${process.pid}`;
@@ -52,6 +53,7 @@ afterAll(async () => {
   if (available) {
     cachectl(['down', '--name', name]);
     cachectl(['down', '--name', `${name}-auto`]);
+    cachectl(['down', '--name', `${name}-chaos`]);
   }
   rmSync(stateDir, { recursive: true, force: true });
   await engine?.release();
@@ -97,6 +99,37 @@ describe.skipIf(!available)(`cachectl CLI on the docker runtime${available ? '' 
     expect(up.json.runtime).toBe('docker');
     expect(up.json.runtimeReason).toContain('Docker Engine answers');
     expect(cachectl(['down', '--name', `${name}-auto`]).code).toBe(0);
+  });
+
+  it.skipIf(!withChaos)(`chaos master-down --fault crash runs end to end on a running Docker cluster: the master container is killed and restarted, the incident is reproduced${withChaos ? '' : ' (skipped: the chaos command is not built)'}`, async () => {
+    const cluster = `${name}-chaos`;
+    const up = cachectl(['up', '--runtime', 'docker', '--free-ports', '--proxies', '1', '--memory', '16', '--name', cluster]);
+    expect(up.code, up.stderr).toBe(0);
+    const masterId: string = up.json.state.components.find((c: { name: string }) => c.name === 'master').containerId;
+    const before = await engine!.docker!.getContainer(masterId).inspect();
+    try {
+      const run = cachectl(
+        ['chaos', 'master-down', '--fault', 'crash', '--mitigation', 'none', '--seed', '7', '--warmup', '1s', '--fault-duration', '3s', '--heal', '1s', '--settle', '1s', '--clients', '4', '--keys', '100', '--rate', '400', '--expect', 'staleReadsDuringFault > 0', '--name', cluster],
+      );
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.json.scenario).toBe('master-down');
+      expect(run.json.config.cluster).toEqual({ name: cluster, runtime: 'docker', ephemeral: false });
+      expect(run.json.verdict).toBe('pass');
+      const [result] = run.json.runs;
+      expect(result.verdict).toBe('incident-reproduced');
+      expect(result.metrics.staleReadsDuringFault).toBeGreaterThan(0);
+      expect(result.metrics.failedWrites).toBeGreaterThan(0);
+      // the same container was killed and started again (not replaced), and it is running now
+      const after = await engine!.docker!.getContainer(masterId).inspect();
+      expect(after.State.Running).toBe(true);
+      expect(Date.parse(after.State.StartedAt)).toBeGreaterThan(Date.parse(before.State.StartedAt));
+      const status = cachectl(['status', '--name', cluster]);
+      expect(status.json.healthy).toBe(true);
+    } finally {
+      const down = cachectl(['down', '--name', cluster]);
+      expect(down.code, down.stderr).toBe(0);
+    }
+    expect(await engine!.docker!.listContainers({ all: true, filters: { label: [`${CLUSTER_LABEL}=${cluster}`] } })).toEqual([]);
   });
 
   it('an unreachable engine exits 3 with an error naming the socket and what to do', () => {
