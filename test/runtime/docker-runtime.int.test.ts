@@ -239,6 +239,21 @@ describe.skipIf(!engine.available)(`docker runtime on a real engine${skipReason}
     expect(await clusterNetworks(cluster)).toEqual([]);
   });
 
+  it('up refuses when the engine already has containers of a cluster with that name (e.g. its state file was deleted), naming them', async () => {
+    config = testConfig();
+    started.push(config);
+    const stray = await engine.docker!.createContainer({ name: `cachectl-${config.name}-master`, Image: TEST_IMAGES.memcachedImage, Labels: clusterLabels(config.name, 'master', 'memcached') });
+    try {
+      const err = await upCluster(config, { env }).catch((e: unknown) => e);
+      expect((err as CachectlError).code).toBe('STATE_CONFLICT');
+      expect((err as CachectlError).message).toContain(`cachectl-${config.name}-master`);
+      expect((err as CachectlError).hint).toContain('docker rm -f');
+      expect(await clusterContainers(config.name)).toEqual([`/cachectl-${config.name}-master`]);
+    } finally {
+      await stray.remove({ force: true });
+    }
+  });
+
   it('--runtime auto picks docker when the engine answers', async () => {
     const choice = await chooseRuntime(testConfig({ runtime: 'auto' }), env);
     expect(choice.chosen).toBe('docker');
