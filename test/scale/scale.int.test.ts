@@ -178,6 +178,19 @@ describe('scale on the local runtime', () => {
     expect(p1.shards.map((s) => s.name)).toEqual(['shard-0', 'shard-1']);
   }, 60_000);
 
+  it('refuses to scale while the proxies disagree on the shard map, and starts nothing', async () => {
+    const state = await start('scale-dis', 2);
+    const [p0, p1] = admins(state);
+    const cfg = await p1.getConfig();
+    await p1.putConfig({ epoch: cfg.epoch + 1, shards: cfg.shards.slice(0, 1) });
+    const err = await scaleAdd(config!, { drainMs: 100 }).catch((e: unknown) => e);
+    expect(isCachectlError(err) && err.code).toBe('STATE_CONFLICT');
+    expect((err as Error).message).toMatch(/proxies disagree.*proxy-0 has \[shard-0, shard-1\].*proxy-1 has \[shard-0\]/);
+    const now = await loadClusterState(config!);
+    expect(now.components.filter((c) => c.kind === 'memcached')).toHaveLength(4);
+    expect((await p0.getConfig()).epoch).toBe(1);
+  }, 60_000);
+
   it('refuses to remove the last shard or an unknown one, with a hint', async () => {
     await start('scale-bad', 1);
     await expect(scaleRemove(config!, 'shard-7')).rejects.toThrow(/no shard "shard-7".*/);
