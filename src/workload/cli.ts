@@ -9,7 +9,9 @@ import type { Endpoint } from '../runtime/types.js';
 import { SqliteSourceOfTruth } from './database.js';
 import { readHistoryFile, writeHistoryFile } from './history.js';
 import { runWorkload, workloadKeyNames, type ClientMitigation, type Distribution, type SecondStats, type StopReason } from './runner.js';
-import { scanCluster, type FinalScan } from './scan.js';
+import { scanShards, type FinalScan, type ShardNodes } from './scan.js';
+import { HttpProxyAdmin } from '../chaos/proxy-admin.js';
+import type { ClusterState } from '../runtime/types.js';
 
 /**
  * What `cachectl workload` and `cachectl check` call: resolve where things are (the running
@@ -67,8 +69,8 @@ export interface WorkloadCommandResult {
   opsPerSecond: number;
   counts: { ops: number; reads: number; updates: number; ok: number; fail: number; unknown: number; hits: number; misses: number; cacheWrites: number; slaveWrites: number };
   db: { reads: number; commits: number };
-  /** the final scan's endpoints, or why there was none */
-  scan: { master: string; slave: string; keys: number; note?: string } | { skipped: string };
+  /** what the final scan read (comma-separated per shard) */
+  scan: { master: string; slave: string; keys: number; note?: string };
   check: CheckReport;
 }
 
@@ -76,9 +78,32 @@ interface ResolvedTargets {
   endpoints: Endpoint[];
   target: 'proxy' | 'master' | 'servers';
   slaveDirect?: Endpoint;
-  scanMaster?: Endpoint;
-  scanSlave?: Endpoint;
+  /** the pairs the final scan reads, directly (not through Toxiproxy) */
+  scanShards: ShardNodes[];
   scanNote?: string;
+}
+
+/**
+ * The master/slave pairs to scan, as the proxies route right now (after a manual switch or a
+ * scale change the roles and shards differ from what `up` started), read directly: a Toxiproxy
+ * listener in the proxy config is replaced by the node behind it, so a cut-off link still scans.
+ */
+export async function clusterScanShards(state: ClusterState): Promise<ShardNodes[]> {
+  const direct = (a: Endpoint): Endpoint => state.toxiproxy.links.find((l) => l.listen.port === a.port && l.listen.host === a.host)?.upstream ?? a;
+  const admin = state.components.find((c) => c.kind === 'proxy' && c.adminEndpoint);
+  if (admin?.adminEndpoint) {
+    try {
+      const cfg = await new HttpProxyAdmin(admin.name, admin.adminEndpoint, state.adminToken).getConfig();
+      return cfg.shards.map((s) => ({ name: s.name, master: direct(s.master), slave: s.slave ? direct(s.slave) : null }));
+    } catch (err) {
+      if (state.config.shards > 1) {
+        throw new CachectlError('DEPENDENCY_UNREACHABLE', `cannot read the shard map from ${admin.name}: ${(err as Error).message}`, {
+          hint: 'the scan of a sharded cluster needs a running proxy (see `cachectl status`)',
+        });
+      }
+    }
+  }
+  return [{ name: 'shard-0', master: memcachedNode(state, 'master').endpoint, slave: memcachedNode(state, 'slave').endpoint }];
 }
 
 async function resolveTargets(input: WorkloadCommandInput): Promise<ResolvedTargets> {
@@ -87,8 +112,7 @@ async function resolveTargets(input: WorkloadCommandInput): Promise<ResolvedTarg
     return {
       endpoints,
       target: 'servers',
-      scanMaster: endpoints[0],
-      scanSlave: endpoints[0],
+      scanShards: [{ name: 'server', master: endpoints[0], slave: null }],
       scanNote: 'explicit --servers: the final scan reads the first server only (no slave known), so divergence is not meaningful',
     };
   }
@@ -102,14 +126,14 @@ async function resolveTargets(input: WorkloadCommandInput): Promise<ResolvedTarg
   } catch {
     // no link: talk to the node itself
   }
-  if (input.target === 'master') return { endpoints: [master], target: 'master', slaveDirect, scanMaster: master, scanSlave: slave };
+  if (input.target === 'master') return { endpoints: [master], target: 'master', slaveDirect, scanShards: [{ name: 'shard-0', master, slave }] };
   const proxies = proxyEndpoints(state);
   if (proxies.length === 0) {
     throw new CachectlError('USAGE', `cluster "${state.name}" runs no cachectl proxy`, {
       hint: 'start it with `cachectl up --proxies 1`, or run against memcached directly with --target master',
     });
   }
-  return { endpoints: proxies, target: 'proxy', slaveDirect, scanMaster: master, scanSlave: slave };
+  return { endpoints: proxies, target: 'proxy', slaveDirect, scanShards: await clusterScanShards(state) };
 }
 
 export async function runWorkloadCommand(input: WorkloadCommandInput, hooks: { onSecond?(s: SecondStats): void } = {}): Promise<WorkloadCommandResult> {
@@ -143,12 +167,8 @@ export async function runWorkloadCommand(input: WorkloadCommandInput, hooks: { o
       hooks,
     );
     if (input.historyFile) await writeHistoryFile(input.historyFile, result.history.ops, { ...result.history.meta, database: input.db ?? ':memory:' });
-    let scan: FinalScan | undefined;
-    let scanInfo: WorkloadCommandResult['scan'] = { skipped: 'no cluster endpoints known' };
-    if (targets.scanMaster && targets.scanSlave) {
-      scan = await scanCluster({ master: targets.scanMaster, slave: targets.scanSlave, keys: workloadKeyNames(result.keyPrefix, result.keyCount), database: db, timeoutMs: Math.max(500, input.timeoutMs) });
-      scanInfo = { master: scan.master, slave: scan.slave, keys: scan.keys.length, ...(targets.scanNote ? { note: targets.scanNote } : {}) };
-    }
+    const scan = await scanShards({ shards: targets.scanShards, keys: workloadKeyNames(result.keyPrefix, result.keyCount), database: db, timeoutMs: Math.max(500, input.timeoutMs) });
+    const scanInfo = { master: scan.master, slave: scan.slave, keys: scan.keys.length, ...(targets.scanNote ? { note: targets.scanNote } : {}) };
     const check = checkHistory(result.history, scan);
     return {
       seed: result.seed,
@@ -205,13 +225,12 @@ export interface CheckCommandResult {
   failures: string[];
 }
 
-async function scanEndpoints(input: CheckCommandInput): Promise<{ master: Endpoint; slave: Endpoint }> {
+async function checkShards(input: CheckCommandInput): Promise<ShardNodes[]> {
   if (input.master || input.slave) {
     if (!input.master || !input.slave) throw usageError('give both --master and --slave, or neither (to use the running cluster)', 'e.g. --master 127.0.0.1:11311 --slave 127.0.0.1:11312');
-    return { master: parseEndpoint(input.master), slave: parseEndpoint(input.slave) };
+    return [{ name: 'shard-0', master: parseEndpoint(input.master), slave: parseEndpoint(input.slave) }];
   }
-  const state = await loadClusterState(input.config);
-  return { master: memcachedNode(state, 'master').endpoint, slave: memcachedNode(state, 'slave').endpoint };
+  return clusterScanShards(await loadClusterState(input.config));
 }
 
 export async function runCheckCommand(input: CheckCommandInput): Promise<CheckCommandResult> {
@@ -249,8 +268,7 @@ export async function runCheckCommand(input: CheckCommandInput): Promise<CheckCo
 
   let scan: FinalScan | undefined;
   if (!input.noScan) {
-    const { master, slave } = await scanEndpoints(input);
-    scan = await scanCluster({ master, slave, keys, database: input.db, timeoutMs: input.timeoutMs });
+    scan = await scanShards({ shards: await checkShards(input), keys, database: input.db, timeoutMs: input.timeoutMs });
     for (const role of ['master', 'slave'] as const) {
       if (scan.unreachable[role]) {
         throw new CachectlError('DEPENDENCY_UNREACHABLE', `the ${role} at ${scan[role]} did not answer: ${scan.errors[role] ?? 'no reply'}`, {

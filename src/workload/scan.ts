@@ -1,4 +1,5 @@
 import { MemjsCacheClient, endpointText } from '../client/memjs-client.js';
+import { KetamaRing } from '../proxy/ketama.js';
 import type { CacheClient } from '../client/types.js';
 import type { Endpoint } from '../runtime/types.js';
 import { openSourceOfTruth, type SourceOfTruth } from './database.js';
@@ -110,4 +111,41 @@ export async function scanCluster(options: ScanOptions): Promise<FinalScan> {
   } finally {
     await Promise.all([master.close(), slave.close()]);
   }
+}
+
+/** One master/slave pair and the name the proxies' ketama ring knows it by. */
+export interface ShardNodes {
+  name: string;
+  master: Endpoint;
+  /** null: no replica (the master is scanned in its place, so the pair reads as consistent) */
+  slave: Endpoint | null;
+}
+
+/**
+ * The final scan of a sharded cluster: every key is read on the pair that owns it under the
+ * proxies' ketama map (a plain master/slave scan would call every key of the other shards
+ * missing). Keys come back in the order given; one shard is a plain scanCluster.
+ */
+export async function scanShards(options: Omit<ScanOptions, 'master' | 'slave'> & { shards: readonly ShardNodes[] }): Promise<FinalScan> {
+  const { shards, keys, ...rest } = options;
+  if (shards.length === 0) throw new RangeError('scanShards needs at least one shard');
+  if (shards.length === 1) return scanCluster({ ...rest, keys, master: shards[0].master, slave: shards[0].slave ?? shards[0].master });
+  const ring = new KetamaRing(shards.map((s) => ({ name: s.name })));
+  const owned: string[][] = shards.map(() => []);
+  for (const key of keys) owned[ring.indexFor(key)].push(key);
+  const scans = await Promise.all(
+    shards.map((s, i) => (owned[i].length ? scanCluster({ ...rest, keys: owned[i], master: s.master, slave: s.slave ?? s.master }) : undefined)),
+  );
+  const byKey = new Map<string, ScannedKey>();
+  for (const scan of scans) for (const row of scan?.keys ?? []) byKey.set(row.key, row);
+  const used = scans.filter((s): s is FinalScan => s !== undefined);
+  return {
+    scannedAtMs: Math.max(...used.map((s) => s.scannedAtMs)),
+    master: used.map((s) => s.master).join(','),
+    slave: used.map((s) => s.slave).join(','),
+    keys: keys.map((key) => byKey.get(key) ?? { key, master: 'unreachable', slave: 'unreachable' }),
+    // a node counts as unreachable when any shard's node answered nothing
+    unreachable: { master: used.some((s) => s.unreachable.master), slave: used.some((s) => s.unreachable.slave) },
+    errors: { master: used.find((s) => s.errors.master)?.errors.master, slave: used.find((s) => s.errors.slave)?.errors.slave },
+  };
 }

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemjsCacheClient } from '../../src/client/memjs-client.js';
 import { SqliteSourceOfTruth } from '../../src/workload/database.js';
-import { scanCluster } from '../../src/workload/scan.js';
+import { KetamaRing } from '../../src/proxy/ketama.js';
+import { scanCluster, scanShards } from '../../src/workload/scan.js';
 import { encodeValue } from '../../src/workload/value.js';
 import { getFreePort } from '../../src/util/net.js';
 import { TestServers } from '../helpers/servers.js';
@@ -50,5 +51,30 @@ describe('scanCluster reads master, slave and database directly', () => {
     expect(scan.keys.every((k) => k.master === 'unreachable')).toBe(true);
     expect(scan.keys[0].slave).toBe(3);
     expect(scan.keys[1].slave).toBe('missing');
+  });
+
+  it('a sharded cluster: each key is read on the pair that owns it under the ketama map, in the order given', async () => {
+    const [m2, s2] = await Promise.all([servers.memcached(), servers.memcached()]);
+    const shards = [
+      { name: 'shard-0', master, slave },
+      { name: 'shard-1', master: { host: m2.host, port: m2.port }, slave: { host: s2.host, port: s2.port } },
+    ];
+    const ring = new KetamaRing(shards.map((s) => ({ name: s.name })));
+    const keys = Array.from({ length: 40 }, (_, i) => `sh:${i}`);
+    const clients = shards.map((s) => ({ m: new MemjsCacheClient(s.master), s: new MemjsCacheClient(s.slave) }));
+    // every key written only on its owner, version = its index
+    for (const [i, key] of keys.entries()) {
+      const c = clients[ring.indexFor(key)];
+      await c.m.set(key, encodeValue(key, i, 40));
+      await c.s.set(key, encodeValue(key, i, 40));
+    }
+    await Promise.all(clients.flatMap((c) => [c.m.close(), c.s.close()]));
+    expect(new Set(keys.map((k) => ring.indexFor(k))).size).toBe(2);
+    const scan = await scanShards({ shards, keys });
+    expect(scan.keys.map((k) => k.key)).toEqual(keys);
+    expect(scan.keys.map((k) => [k.master, k.slave])).toEqual(keys.map((_, i) => [i, i]));
+    // the unsharded scan of shard 0 alone calls the other shard's keys missing
+    const naive = await scanCluster({ master, slave, keys });
+    expect(naive.keys.filter((k) => k.master === 'missing').length).toBeGreaterThan(0);
   });
 });
