@@ -155,8 +155,7 @@ import_rootfs() {
 build_images() {
   local work
   work=$(mktemp -d "${TMPDIR:-/tmp}/cachectl-docker-images.XXXXXX")
-  # shellcheck disable=SC2064
-  trap "rm -rf '$work'" RETURN
+  WORK_DIR=$work # removed on exit, also when a step fails
 
   # memcached: laid out like the official memcached:1.6-alpine image (binary on PATH, user memcache).
   local memcached_bin toxiproxy_bin node_bin
@@ -197,7 +196,8 @@ build_images() {
   mkdir -p "$ctx/node_modules"
   cp -a package.json bin dist "$ctx/"
   # Production dependencies only (what `npm ci --omit=dev` would install).
-  npm ls --omit=dev --all --parseable 2>/dev/null | sed -n "s#^$PROJECT_DIR/##p" | grep '^node_modules/' | sort -u \
+  # (npm ls exits non-zero on extraneous packages; the list it prints is still right)
+  { npm ls --omit=dev --all --parseable 2>/dev/null || true; } | sed -n "s#^$PROJECT_DIR/##p" | grep '^node_modules/' | sort -u \
     | while read -r dir; do
         [ -d "$ctx/$dir" ] && continue
         mkdir -p "$ctx/$(dirname "$dir")"
@@ -209,6 +209,9 @@ build_images() {
     || { cat "$work/build.log" >&2; unavailable "docker build -f docker/Dockerfile failed"; }
   log "built $PROXY_TAG from docker/Dockerfile ($(du -sh "$ctx" | cut -f1) app)"
 }
+
+WORK_DIR=
+trap '[ -z "$WORK_DIR" ] || rm -rf "$WORK_DIR"' EXIT
 
 cmd=${1:-start}
 case "$cmd" in
