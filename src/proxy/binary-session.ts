@@ -157,7 +157,9 @@ export class BinarySession {
     switch (op) {
       case Op.Get:
       case Op.GetK:
-        engine.read(name, op, frameKey(f), false, (fail, frame) => {
+        // The binary protocol has no "gets": every GET carries a CAS token, and tokens are per
+        // server. GETK is the token fetch (what our CAS client sends before a cas): master only.
+        engine.read(name, op, frameKey(f), op === Op.GetK, (fail, frame) => {
           if (fail) return replies.complete(slot, failureResponse(opcode, opaque, fail));
           if (quiet && frame!.status === Status.KeyNotFound) return replies.complete(slot, null);
           replies.complete(slot, forward(frame!));

@@ -250,6 +250,9 @@ export class ProxyEngine {
       if (!fallback) {
         const pf = this.failureFrom(firstRole, f);
         this.countFailure(cmd, pf);
+        // a failed token fetch (gets) is a failed CAS write as far as the slave is concerned:
+        // the client's new version will not reach the cache, so proxy-delete must act here too
+        if (masterOnly) this.masterFailed(shard, key);
         return cb(pf, null);
       }
       fallback.request(buildRequest(opcode, key, null, null, null), (f2, frame2) => {

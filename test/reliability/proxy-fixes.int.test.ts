@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestServers } from '../helpers/servers.js';
 import { startProxy, type RunningProxy } from '../../src/proxy/server.js';
+import { getFreePort } from '../../src/util/net.js';
+import type { ProxyRuntimeConfig } from '../../src/proxy/config.js';
 import { asciiOnce, rawExchange, type Addr } from './helpers.js';
 
 /** Regression tests for the proxy bugs the fuzzer found (each named after the bug). */
@@ -52,7 +54,7 @@ function binaryFrame(opcode: number, key: string, extras: Buffer, value: Buffer,
   return Buffer.concat([head, extras, k, value]);
 }
 
-describe('proxy fixes found by fuzzing', () => {
+describe('proxy fixes found by fuzzing and the fault matrix', () => {
   it('flush_all pipelined after a noreply set leaves the slave empty too (slave flush used to overtake the set copy)', async () => {
     for (let i = 0; i < 20; i++) {
       const key = `flushorder${i}`;
@@ -82,4 +84,61 @@ describe('proxy fixes found by fuzzing', () => {
     const after = (await (await fetch(`http://127.0.0.1:${proxy.adminPort}/stats`)).json()) as { nodes: { errors: number }[] };
     expect(after.nodes.reduce((n, x) => n + x.errors, 0), 'backend errors after the malformed GAT').toBe(errorsBefore);
   });
+
+  it('a binary GETK (the CAS token fetch) is served by the master even when plain reads go to the slave', async () => {
+    const other = await proxyWith({ readPolicy: 'slave' });
+    try {
+      await asciiOnce(master.port, 'set tokenkey 0 0 6\r\nmaster\r\n');
+      await asciiOnce(slave.port, 'set tokenkey 0 0 5\r\nslave\r\n');
+      const getk = await rawExchange(other.port, [binaryFrame(0x0c, 'tokenkey', Buffer.alloc(0), Buffer.alloc(0), 1)], { idleMs: 150 });
+      const get = await rawExchange(other.port, [binaryFrame(0x00, 'tokenkey', Buffer.alloc(0), Buffer.alloc(0), 2)], { idleMs: 150 });
+      expect(getk.reply.subarray(24 + 4 + 8).toString(), 'GETK value').toBe('master');
+      expect(get.reply.subarray(24 + 4).toString(), 'plain GET follows the read policy').toBe('slave');
+    } finally {
+      await other.stop(100);
+    }
+  });
+
+  it('proxy-delete also invalidates the slave when the token fetch (gets) fails on the master', async () => {
+    const deadPort = await getFreePort();
+    const other = await proxyWith({ mitigation: 'proxy-delete', shards: [{ name: 's0', master: { host: '127.0.0.1', port: deadPort }, slave: { host: '127.0.0.1', port: slave.port } }] });
+    try {
+      await asciiOnce(slave.port, 'set pdkey 0 0 3\r\nold\r\n');
+      const reply = await asciiOnce(other.port, 'gets pdkey\r\n');
+      expect(reply).toMatch(/^SERVER_ERROR /);
+      let onSlave = '';
+      for (let i = 0; i < 20 && onSlave !== 'END\r\n'; i++) {
+        await new Promise((r) => setTimeout(r, 25));
+        onSlave = await asciiOnce(slave.port, 'get pdkey\r\n', /END\r\n$/);
+      }
+      expect(onSlave, 'the slave still serves the old value the client is about to replace').toBe('END\r\n');
+    } finally {
+      await other.stop(100);
+    }
+  });
 });
+
+async function proxyWith(over: Partial<ProxyRuntimeConfig>): Promise<RunningProxy> {
+  return startProxy({
+    name: 'fixes-2',
+    host: '127.0.0.1',
+    port: 0,
+    adminHost: '127.0.0.1',
+    adminPort: 0,
+    adminToken: 't',
+    config: {
+      epoch: 1,
+      shards: [{ name: 's0', master: { host: '127.0.0.1', port: master.port }, slave: { host: '127.0.0.1', port: slave.port } }],
+      readPolicy: 'master',
+      mitigation: 'none',
+      replication: 'sync',
+      failover: 'manual',
+      failoverThreshold: 3,
+      timeoutMs: 300,
+      downAfterFailures: 3,
+      probeIntervalMs: 100,
+      writesFenced: false,
+      ...over,
+    },
+  });
+}
