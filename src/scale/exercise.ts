@@ -4,6 +4,7 @@ import { CachectlError } from '../errors.js';
 import { KetamaRing } from '../proxy/ketama.js';
 import { loadClusterState, proxyEndpoints } from '../runtime/cluster.js';
 import { SqliteSourceOfTruth } from '../workload/database.js';
+import { writeHistoryFile } from '../workload/history.js';
 import { runWorkload, workloadKeyNames, type Distribution, type SecondStats } from '../workload/runner.js';
 import { scanCluster, type FinalScan } from '../workload/scan.js';
 import { scaleCost, type ScaleCostReport } from './cost.js';
@@ -39,6 +40,8 @@ export interface ExerciseOptions {
   drainMs?: number;
   /** "during" window of the cost report */
   windowMs?: number;
+  /** write every operation to this file as JSON lines (as `cachectl workload --history`) */
+  historyFile?: string;
   onProgress?: (line: string) => void;
   onSecond?: (s: SecondStats) => void;
   env?: NodeJS.ProcessEnv;
@@ -54,6 +57,7 @@ export interface ExerciseExpectation {
 
 export interface ExerciseResult {
   cluster: string;
+  historyFile?: string;
   seed: number;
   keyPrefix: string;
   staleGuard: boolean;
@@ -175,6 +179,7 @@ export async function runScaleExercise(config: CachectlConfig, options: Exercise
     })();
     const [result] = await Promise.all([run, orchestrate]);
     const keyNames = workloadKeyNames(result.keyPrefix, result.keyCount);
+    if (options.historyFile) await writeHistoryFile(options.historyFile, result.history.ops, { ...result.history.meta, scaleChanges: changes.map((c) => ({ action: c.action, shard: c.shard, epoch: c.epoch, timeline: c.timeline })) });
     const finalState = await loadClusterState(config);
     const scan = await scanByShard(finalState, keyNames, db, Math.max(500, options.timeoutMs)).catch(() => undefined);
     const check = checkHistory(result.history, scan);
@@ -194,6 +199,7 @@ export async function runScaleExercise(config: CachectlConfig, options: Exercise
     ];
     return {
       cluster: state.name,
+      ...(options.historyFile ? { historyFile: options.historyFile } : {}),
       seed: options.seed,
       keyPrefix: result.keyPrefix,
       staleGuard: options.staleGuard !== false,

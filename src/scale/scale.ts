@@ -4,7 +4,7 @@ import { HttpProxyAdmin, addrText, type ProxyAdmin } from '../chaos/proxy-admin.
 import type { CachectlConfig } from '../config/schema.js';
 import { CachectlError } from '../errors.js';
 import type { ProxyNodeAddr, ProxyRuntimeConfig, ProxyShard } from '../proxy/config.js';
-import { KetamaRing, movedKeys } from '../proxy/ketama.js';
+import { KetamaRing } from '../proxy/ketama.js';
 import { findComponent, loadClusterState, nodeName, toxiproxyLink, withClusterLock } from '../runtime/cluster.js';
 import { runtimeForState } from '../runtime/index.js';
 import { clusterDir } from '../runtime/state.js';
@@ -80,7 +80,7 @@ export interface ScaleResult {
   /** ms between the first PUT and the last answer: how long proxies disagreed */
   switchWindowMs: number;
   drainMs: number;
-  /** share of a 100k-key sample the ring change moves (theory: about 1/N) */
+  /** exact share of the key hash space the ring change moves (ketama aims at about 1/N) */
   expectedMovedFraction: number;
   /** keys actually cached on the shards that gave keys up, and how many of them moved */
   cachedKeys: { scanned: number; moved: number; movedFraction: number | null };
@@ -92,8 +92,6 @@ export interface ScaleResult {
 
 /** the schema's limit on `shards` */
 const MAX_SHARDS = 16;
-
-const SAMPLE_KEYS = Array.from({ length: 100_000 }, (_, i) => `key:${i}`);
 
 function progressOf(options: ScaleOptions): (line: string) => void {
   return options.onProgress ?? (() => undefined);
@@ -319,7 +317,7 @@ export async function scaleAdd(config: CachectlConfig, options: ScaleOptions = {
       timeline: { startedAtMs, switchStartMs, switchEndMs, settledAtMs, finishedAtMs: Date.now() },
       switchWindowMs: switchEndMs - switchStartMs,
       drainMs,
-      expectedMovedFraction: movedKeys(ringOf(oldShards), ringOf(newShards), SAMPLE_KEYS).moved.length / SAMPLE_KEYS.length,
+      expectedMovedFraction: KetamaRing.movedFraction(ringOf(oldShards), ringOf(newShards)),
       cachedKeys: { scanned: guard.scanned, moved: guard.misplaced, movedFraction: guard.scanned ? guard.misplaced / guard.scanned : null },
       staleGuard: {
         description: guarded
@@ -407,7 +405,7 @@ export async function scaleRemove(config: CachectlConfig, shardText: string, opt
       timeline: { startedAtMs, switchStartMs, switchEndMs, settledAtMs, finishedAtMs: Date.now() },
       switchWindowMs: switchEndMs - switchStartMs,
       drainMs,
-      expectedMovedFraction: movedKeys(ringOf(oldShards), newRing, SAMPLE_KEYS).moved.length / SAMPLE_KEYS.length,
+      expectedMovedFraction: KetamaRing.movedFraction(ringOf(oldShards), newRing),
       cachedKeys: { scanned: pre.scanned, moved: pre.misplaced, movedFraction: pre.scanned ? pre.misplaced / pre.scanned : null },
       staleGuard: {
         description: [

@@ -92,15 +92,27 @@ describe('keys moved by a topology change (100k keys)', () => {
   });
 
   it('growing 1 -> 2 -> ... -> 8 shards moves about 1/N each step (within 15% of 1/N: 160 points per server leave some spread)', () => {
+    const hashes = ks.map((k) => ketamaKeyHash(k)); // hash once, place on every ring
     let names = ['shard-0'];
     let ring = new KetamaRing(shards(names));
     for (let n = 2; n <= 8; n++) {
       names = [...names, `shard-${n - 1}`];
       const next = new KetamaRing(shards(names));
-      const { moved } = movedKeys(ring, next, ks);
-      expect(Math.abs(moved.length / ks.length - 1 / n) * n).toBeLessThan(0.15);
+      const moved = hashes.filter((h) => ring.servers[ring.indexForHash(h)].name !== next.servers[next.indexForHash(h)].name).length;
+      expect(Math.abs(moved / ks.length - 1 / n) * n).toBeLessThan(0.15);
       ring = next;
     }
+  });
+
+  it('the exact moved share of the hash space agrees with 100k sampled keys (within 1 point)', () => {
+    const three = new KetamaRing(shards(['shard-0', 'shard-1', 'shard-2']));
+    const four = new KetamaRing(shards(['shard-0', 'shard-1', 'shard-2', 'shard-3']));
+    const sampled = movedKeys(three, four, ks).moved.length / ks.length;
+    const exact = KetamaRing.movedFraction(three, four);
+    expect(Math.abs(exact - sampled)).toBeLessThan(0.01);
+    expect(KetamaRing.movedFraction(four, three)).toBeCloseTo(exact, 12);
+    expect(KetamaRing.movedFraction(three, new KetamaRing(shards(['shard-2', 'shard-0', 'shard-1'])))).toBe(0);
+    expect(KetamaRing.movedFraction(new KetamaRing(shards(['a'])), new KetamaRing(shards(['b'])))).toBeCloseTo(1, 9);
   });
 
   it('add then remove the same shard puts every key back where it was (so a returning home must not hold old values)', () => {

@@ -32,6 +32,7 @@ Exit 1 when any stale read happened, a change failed, or a client saw an error d
     seed: Flags.integer({ description: 'random seed (printed; random when absent)', min: 0, max: 0xffffffff }),
     'timeout-ms': Flags.integer({ description: 'per cache request deadline in ms', default: 1000, min: 1 }),
     'drain-ms': Flags.integer({ description: 'wait after each switch for requests routed by the old map (default 2 x proxy timeout)', min: 0, max: 60_000 }),
+    history: Flags.string({ description: 'write every operation (and the changes) to this file as JSON lines' }),
     window: Flags.string({ description: 'length of the "during" window after a switch', default: '2s' }),
   };
 
@@ -57,6 +58,7 @@ Exit 1 when any stale read happened, a change failed, or a client saw an error d
       timeoutMs: f['timeout-ms'],
       drainMs: f['drain-ms'],
       windowMs: parseDurationMs(f.window),
+      historyFile: f.history,
       onProgress: (line) => this.out.progress(line),
     });
     if (!this.jsonEnabled()) for (const line of exerciseSummaryLines(result)) this.out.result(line);
