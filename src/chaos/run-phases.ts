@@ -61,7 +61,7 @@ export interface RunPlan {
   /** classify the run from its metrics */
   verdict: (m: ChaosMetrics, ctx: { switch?: SwitchResult }) => MitigationRun['verdict'];
   /** plain-language findings from the metrics */
-  findings: (m: ChaosMetrics, ctx: { request: ScenarioRequest; notes: string[]; switch?: SwitchResult; check: CheckReport }) => string[];
+  findings: (m: ChaosMetrics, ctx: { request: ScenarioRequest; notes: string[]; switch?: SwitchResult; check: CheckReport; proxyStats: unknown[] }) => string[];
 }
 
 export interface RunOptions {
@@ -145,6 +145,7 @@ export async function runPhases(plan: RunPlan, session: ClusterSession, guard: F
 
   // ---- fresh state: no faults, both nodes empty, proxies on the original roles, a new database ----
   await session.injector.resetAll();
+  if (plan.prepare) await plan.prepare(session, guard);
   await session.flushBoth();
   await session.configureProxies((cur, i) => ({
     shards: session.originalShards(),
@@ -291,7 +292,8 @@ export async function runPhases(plan: RunPlan, session: ClusterSession, guard: F
     // not a loss). A write is lost when the master ends older than it, or when it was
     // acknowledged after the switch and is missing.
     missingAcked = fullCheck.missingAckedWrites.examples.filter((p) => typeof p.master === 'number' || p.ack.complete + shift >= switchDoneAt).length;
-    notes.push(`${fullCheck.missingAckedWrites.count - missingAcked} keys acknowledged before the switch were dropped by flushing the new master (they reload from the database)`);
+    const dropped = fullCheck.missingAckedWrites.count - missingAcked;
+    if (dropped > 0) notes.push(`${dropped} keys acknowledged before the switch were dropped by flushing the new master (they reload from the database: a cost, not a loss).`);
   }
 
   const metrics: ChaosMetrics = {
@@ -345,7 +347,7 @@ export async function runPhases(plan: RunPlan, session: ClusterSession, guard: F
 
   // Keep the stored report small: the full proof list was only needed for the phase counts.
   const check = trimCheck(fullCheck, 20);
-  const findings = plan.findings(metrics, { request, notes, switch: switchResult, check });
+  const findings = plan.findings(metrics, { request, notes, switch: switchResult, check, proxyStats });
   const ctxForVerdict = { switch: switchResult };
   return {
     label: plan.label,

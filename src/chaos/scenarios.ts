@@ -7,7 +7,7 @@ import { asciiNodeOps, asciiSwitchProbe } from './cluster-ops.js';
 import { evaluateExpectations, parseExpectations } from './expectations.js';
 import { CHAOS_PREFIX, type FaultSpec } from './faults.js';
 import { withFaultGuard } from './guard.js';
-import { addrText, sameAddr } from './proxy-admin.js';
+import { addrText } from './proxy-admin.js';
 import { replayCommand, type ScenarioRequest } from './request.js';
 import { runPhases, type RunContext, type RunPlan } from './run-phases.js';
 import { ClusterSession } from './session.js';
@@ -51,7 +51,10 @@ function masterFault(request: ScenarioRequest, link: string, node: string): Faul
     case 'reply-lost':
       // Requests still reach the master (it applies the CAS); replies are dropped and the
       // connection is closed a little after the proxy's timeout.
-      return { kind: 'timeout', link, direction: 'downstream', timeoutMs: Math.max(2 * request.proxyTimeoutMs, 300) };
+      // Toxiproxy cannot pick commands, so half of the proxy's master connections lose their
+      // replies (toxicity 0.5): a gets on a healthy connection succeeds, the cas on a poisoned one
+      // is applied and never acknowledged, and every reconnect draws again.
+      return { kind: 'timeout', link, direction: 'downstream', timeoutMs: Math.max(2 * request.proxyTimeoutMs, 300), toxicity: 0.5 };
     case 'slow':
       return { kind: 'latency', link, direction: 'downstream', latencyMs: request.proxyTimeoutMs * 3, jitterMs: Math.round(request.proxyTimeoutMs / 2) };
   }
@@ -60,7 +63,7 @@ function masterFault(request: ScenarioRequest, link: string, node: string): Faul
 const FAULT_WORDS: Record<ScenarioRequest['fault'], string> = {
   partition: 'the master was cut off by the network (Toxiproxy link disabled)',
   crash: 'the master was killed (kill -9) and restarted empty',
-  'reply-lost': "the master applied writes but its replies never arrived (Toxiproxy timeout toxic on the master's replies)",
+  'reply-lost': "the master applied writes but their replies never arrived (Toxiproxy timeout toxic on the replies of half the master connections)",
   slow: `the master answered slower than the proxy's timeout (latency toxic on its replies)`,
 };
 
@@ -68,7 +71,14 @@ function masterDownFindings(m: ChaosMetrics, ctx: { request: ScenarioRequest; no
   const out: string[] = [];
   const r = ctx.request;
   out.push(`${FAULT_WORDS[r.fault]} for ${(r.faultMs / 1000).toFixed(1)}s.`);
-  if (mitigation === 'none') {
+  if (ctx.switch) {
+    out.push(
+      `Before the switch: master CAS failed ${m.masterCasFailures} times, ${plural(m.staleReadsDuringFault - m.staleReadsAfterSwitch, 'stale read')} during the outage (mitigation ${mitigation}).`,
+    );
+    if (r.fault === 'partition' && m.slaveStaleKeysAtHeal > 0) {
+      out.push(`The partitioned old master came back holding old values on ${plural(m.slaveStaleKeysAtHeal, 'key')}; it stayed detached and was flushed before it rejoined as slave, so none of them was served.`);
+    }
+  } else if (mitigation === 'none') {
     if (m.staleReads > 0) {
       out.push(
         `Incident reproduced: master CAS failed ${m.masterCasFailures} times, the slave was not updated, ${plural(m.staleReadsDuringFault, 'stale read')} served by the slave during the outage (${m.staleReads} in all), ${plural(m.divergentKeysAtHeal, 'key')} diverged at recovery (${m.slaveStaleKeysAtHeal} stale on the slave, ${m.masterStaleKeysAtHeal} stale on the master; ${m.divergentKeys} still at the end).`,
@@ -81,11 +91,11 @@ function masterDownFindings(m: ChaosMetrics, ctx: { request: ScenarioRequest; no
   } else if (mitigation === 'client-short-ttl') {
     out.push(`client-short-ttl: master CAS failed ${m.masterCasFailures} times; the clients wrote ${plural(m.slaveWritesDuringFault, 'short-TTL value')} straight to the slave (TTL ${r.shortTtlSeconds}s): ${plural(m.staleReadsDuringFault, 'stale read')} during the outage, ${m.staleReads} in all.`);
   }
-  if (r.fault === 'partition' && m.masterStaleKeysAtHeal > 0) {
+  if (!ctx.switch && r.fault === 'partition' && m.masterStaleKeysAtHeal > 0) {
     out.push(`The partitioned master came back holding old values: ${plural(m.masterStaleKeysAtHeal, 'key')} older than the database when it rejoined (no mitigation on the slave fixes the master; ${m.staleReadsAfterHeal} stale reads after the heal).`);
   }
   if (r.fault === 'crash' && m.missingAckedWrites > 0) out.push(`The crashed master came back empty: ${plural(m.missingAckedWrites, 'acknowledged write')} gone from it (they reload from the database).`);
-  if (m.staleReadsAfterHeal > 0) out.push(`${plural(m.staleReadsAfterHeal, 'stale read')} after the heal: the damage outlives the outage.`);
+  if (!ctx.switch && m.staleReadsAfterHeal > 0) out.push(`${plural(m.staleReadsAfterHeal, 'stale read')} after the heal: the damage outlives the outage.`);
   if (ctx.switch) {
     const s = ctx.switch;
     out.push(
@@ -119,7 +129,6 @@ function masterDownPlan(request: ScenarioRequest, mitigation: RunPlan['mitigatio
               nodeName: (a) => ctx.session.nodeNameOf(a),
               elapsed: () => ctx.timeline.elapsed(),
               drainMs: request.proxyTimeoutMs * 2,
-              log: ctx.log,
             });
             for (const step of result.steps) ctx.timeline.event('switch-step', `${step.step}: ${step.message}`, 'switch', { epoch: step.epoch, ok: step.ok });
             ctx.timeline.event('switch-end', `switch ${result.outcome}${result.ok ? '' : ' (verification failed)'}`, 'switch');
@@ -139,7 +148,6 @@ function masterDownPlan(request: ScenarioRequest, mitigation: RunPlan['mitigatio
               nodeName: (a) => ctx.session.nodeNameOf(a),
               node: ctx.session.link('master'),
               elapsed: () => ctx.timeline.elapsed(),
-              log: ctx.log,
             });
             ctx.timeline.event('switch-step', `rejoin: ${rejoin.ok ? 'old master flushed and attached as slave' : 'old master stays detached'} (epoch ${rejoin.toEpoch})`, 'switch');
             ctx.notes.push(rejoin.ok ? `After the heal the old master was flushed and rejoined as slave (epoch ${rejoin.toEpoch}).` : `After the heal the old master could not rejoin: ${rejoin.steps.map((s) => s.message).join('; ')}`);
@@ -157,6 +165,15 @@ function masterDownPlan(request: ScenarioRequest, mitigation: RunPlan['mitigatio
 
 // ---------------------------------------------------------------------------------------------
 // slave-down, slave-slow, flapping
+
+function replicationFailures(stats: unknown[]): number {
+  let n = 0;
+  for (const s of stats) {
+    const f = (s as { replication?: { failures?: number } }).replication?.failures;
+    if (typeof f === 'number') n += f;
+  }
+  return n;
+}
 
 function slavePlan(request: ScenarioRequest, kind: 'slave-down' | 'slave-slow', mitigation: RunPlan['mitigation']): RunPlan {
   return {
@@ -176,7 +193,7 @@ function slavePlan(request: ScenarioRequest, kind: 'slave-down' | 'slave-slow', 
         kind === 'slave-down'
           ? `The slave was cut off for ${(request.faultMs / 1000).toFixed(1)}s; the master kept taking CAS writes (${plural(m.failedWrites + m.unknownOutcomes, 'write')} failed or unknown).`
           : `The slave answered slower than the proxy's timeout for ${(request.faultMs / 1000).toFixed(1)}s; the master kept taking CAS writes (${plural(m.failedWrites + m.unknownOutcomes, 'write')} failed or unknown).`,
-        `After the heal: ${plural(m.slaveStaleKeys, 'key')} stale on the slave (replication that failed during the fault is not replayed), ${plural(m.staleReadsAfterHeal, 'stale read')} after the heal.`,
+        `Replication to the slave failed ${plural(replicationFailures(ctx.proxyStats), 'time')} (proxy stats); when the slave came back ${plural(m.slaveStaleKeysAtHeal, 'key')} were stale on it and ${m.divergentKeysAtHeal} diverged; ${plural(m.staleReadsAfterHeal, 'stale read')} after the heal, ${plural(m.slaveStaleKeys, 'key')} still stale on the slave at the end.`,
         ...ctx.notes,
         `Checker: ${stats}`,
         `Cost: ${costLine(m)}.`,
@@ -241,6 +258,7 @@ function autoFailoverPlan(): RunPlan {
       dedicatedAddr = { host: '127.0.0.1', port };
       const master = session.direct('master');
       await session.injector.createLink(dedicated, `127.0.0.1:${port}`, `${master.host}:${master.port}`);
+      session.addAlias(dedicatedAddr, `master (via ${dedicated})`);
       guard.defer(`remove link ${dedicated}`, () => session.injector.removeLink(dedicated));
     },
     proxyPatch: (_cur, i, session) => ({
@@ -259,10 +277,11 @@ function autoFailoverPlan(): RunPlan {
       while (Date.now() < deadline) {
         const configs = await ctx.session.configs().catch(() => null);
         if (configs) {
-          const masters = configs.map((c) => c.shards[0].master);
-          const distinct = masters.filter((m, i) => masters.findIndex((x) => sameAddr(x, m)) === i);
-          if (distinct.length > seen) {
-            seen = distinct.length;
+          // Compare nodes, not addresses: proxy-1 reaches the same master through its own link.
+          const nodes = configs.map((c) => ctx.session.nodeNameOf(c.shards[0].master).replace(/ \(via .*\)$/, ''));
+          const distinct = new Set(nodes).size;
+          if (distinct > seen) {
+            seen = distinct;
             const line = `two masters: ${configs.map((c, i) => `proxy-${i} -> ${ctx.session.nodeNameOf(c.shards[0].master)} (${addrText(c.shards[0].master)}, epoch ${c.epoch})`).join(', ')}`;
             ctx.notes.push(line);
             ctx.timeline.event('config-change', line, 'proxy-1');
@@ -346,7 +365,6 @@ export async function runChaosScenario(config: CachectlConfig, request: Scenario
         signal.addEventListener('abort', () => (interrupted = true), { once: true });
         for (const plan of plans) {
           log(`run ${runs.length + 1}/${plans.length}: ${plan.label}`);
-          if (plan.prepare) await plan.prepare(session, guard);
           const run = await runPhases(plan, session, guard, signal, request, { clock, log, scenarioStartMono: startMono });
           runs.push(run);
           log(`run ${plan.label} done in ${(run.durationMs / 1000).toFixed(1)}s: ${run.verdict}`);

@@ -1,4 +1,6 @@
+import { rmSync } from 'node:fs';
 import type { CachectlConfig } from '../config/schema.js';
+import { clusterDir } from '../runtime/state.js';
 import { CachectlError, isCachectlError } from '../errors.js';
 import type { ProxyRuntimeConfig } from '../proxy/config.js';
 import { downCluster, loadClusterState, memcachedNode, proxyAdminEndpoints, proxyEndpoints, proxyName, toxiproxyLink, toxiproxyUrl, upCluster } from '../runtime/cluster.js';
@@ -89,6 +91,8 @@ export class ClusterSession {
     if (!this.ephemeral) return;
     this.log(`removing the ephemeral cluster "${this.config.name}"`);
     await downCluster(this.config);
+    // Its logs too: every ephemeral cluster has a name of its own, so they would pile up.
+    rmSync(clusterDir(this.config.stateDir, this.config.name), { recursive: true, force: true });
   }
 
   get proxyClientEndpoints(): Endpoint[] {
@@ -109,8 +113,17 @@ export class ClusterSession {
     return toxiproxyLink(this.state, role).name;
   }
 
+  private readonly aliases: Array<{ addr: Endpoint; name: string }> = [];
+
+  /** Name an extra address (a chaos link in front of a node) after the node it reaches. */
+  addAlias(addr: Endpoint, name: string): void {
+    this.aliases.push({ addr, name });
+  }
+
   /** "master"/"slave" for an address the proxies use (a link) or a direct node address. */
   nodeNameOf(addr: Endpoint): string {
+    const alias = this.aliases.find((a) => a.addr.port === addr.port && a.addr.host === addr.host);
+    if (alias) return alias.name;
     for (const role of ['master', 'slave'] as const) {
       const l = this.link(role);
       const d = this.direct(role);
