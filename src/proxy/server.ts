@@ -106,6 +106,9 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       for (const s of sockets.keys()) s.pause();
       const owed = (): number => [...sockets.values()].reduce((n, sess) => n + (sess?.owed ?? 0), 0);
       while (owed() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      // replies are batched and written in a setImmediate: let those go out before end(), or
+      // replies completed by a timer (e.g. backend timeouts) are dropped by the close
+      await new Promise((r) => setImmediate(r));
       for (const s of sockets.keys()) s.end();
       while (sockets.size > 0 && Date.now() < deadline + 200) await new Promise((r) => setTimeout(r, 10));
       for (const s of sockets.keys()) s.destroy();
