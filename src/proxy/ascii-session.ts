@@ -89,7 +89,7 @@ export class AsciiSession {
           this.readOne(cmd, req, key, (f, frame) => {
             if (f) return replies.complete(slot, serverError(f));
             if (frame!.status !== Status.Ok) return replies.complete(slot, frame!.status === Status.KeyNotFound ? END : this.statusError(frame!));
-            replies.complete(slot, [...this.value(key, frame!, req.cas), END]);
+            replies.complete(slot, this.singleValue(key, frame!, req.cas));
           });
           return;
         }
@@ -246,6 +246,21 @@ export class AsciiSession {
     const v = frameValue(frame);
     const flags = frame.extrasLength >= 4 ? frameExtras(frame).readUInt32BE(0) : 0;
     return [valueHeader(key, flags, v.length, withCas ? frameCas(frame) : undefined), v, CRLF];
+  }
+
+  /** "VALUE k f n[ cas]\r\n<data>\r\nEND\r\n" in one buffer (the hot path: one get, one hit) */
+  private singleValue(key: Buffer, frame: BinaryFrame, withCas: boolean): Buffer | Buffer[] {
+    const v = frameValue(frame);
+    if (v.length > 16 * 1024) return [...this.value(key, frame, withCas), END];
+    const flags = frame.extrasLength >= 4 ? frameExtras(frame).readUInt32BE(0) : 0;
+    const tail = withCas ? ` ${flags} ${v.length} ${frameCas(frame)}\r\n` : ` ${flags} ${v.length}\r\n`;
+    const out = Buffer.allocUnsafe(6 + key.length + tail.length + v.length + 7);
+    let at = out.write('VALUE ', 0, 'latin1');
+    at += key.copy(out, at);
+    at += out.write(tail, at, 'latin1');
+    at += v.copy(out, at);
+    out.write('\r\nEND\r\n', at, 'latin1');
+    return out;
   }
 
   private statusError(frame: BinaryFrame): Buffer {

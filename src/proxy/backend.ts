@@ -149,6 +149,7 @@ class BackendConnection {
       }
       this.inflight.shift();
       this.node.succeeded();
+      this.node.done(null);
       if (head.multi) head.cb(null, r, head.frames);
       else head.cb(null, r);
       if (this.dead) return;
@@ -168,7 +169,10 @@ class BackendConnection {
     const pending = this.inflight.drain();
     this.onDead(this, failure, pending.length > 0);
     const f = failure ?? new BackendFailure('closed', this.node.name, 'connection closed');
-    for (const p of pending) p.cb(f, null);
+    for (const p of pending) {
+      this.node.done(f);
+      p.cb(f, null);
+    }
   }
 }
 
@@ -201,25 +205,28 @@ export class BackendNode {
 
   /** Send one request (parts[0] starts with its 24-byte header; the opaque is assigned here). */
   request(parts: Buffer[], cb: BackendCallback, multi = false): void {
-    const fail = (kind: FailureKind, detail: string): void => {
-      const f = new BackendFailure(kind, this.name, detail);
-      this.events.onRequestDone?.(this, f);
-      cb(f, null);
-    };
-    if (this.closed) return fail('closed', 'node removed from the configuration');
-    if (!this.up) return fail('down', `after ${this.consecutiveFailures} consecutive failures; probing every ${this.options.probeIntervalMs} ms`);
+    if (this.closed) return this.fail(cb, 'closed', 'node removed from the configuration');
+    if (!this.up) return this.fail(cb, 'down', `after ${this.consecutiveFailures} consecutive failures; probing every ${this.options.probeIntervalMs} ms`);
     const now = Date.now();
     let conn = this.conn;
     if (!conn) {
-      if (now < this.retryAt) return fail('connection', `reconnecting (backoff ${this.retryAt - now} ms)`);
+      if (now < this.retryAt) return this.fail(cb, 'connection', `reconnecting (backoff ${this.retryAt - now} ms)`);
       conn = this.conn = new BackendConnection(this, (c, f, had) => this.connectionDied(c, f, had));
     } else if (conn.inFlight >= (this.options.maxInFlight ?? 20_000) || conn.queuedBytes > (this.options.maxQueuedBytes ?? 16 * 1024 * 1024)) {
-      return fail('overloaded', `${conn.inFlight} requests in flight, ${conn.queuedBytes} bytes unsent`);
+      return this.fail(cb, 'overloaded', `${conn.inFlight} requests in flight, ${conn.queuedBytes} bytes unsent`);
     }
-    conn.send(parts, multi, (f, frame, frames) => {
-      this.events.onRequestDone?.(this, f);
-      cb(f, frame, frames);
-    }, now);
+    conn.send(parts, multi, cb, now);
+  }
+
+  private fail(cb: BackendCallback, kind: FailureKind, detail: string): void {
+    const f = new BackendFailure(kind, this.name, detail);
+    this.events.onRequestDone?.(this, f);
+    cb(f, null);
+  }
+
+  /** every request ends here exactly once (reply or failure), for the per-node counters */
+  done(failure: BackendFailure | null): void {
+    this.events.onRequestDone?.(this, failure);
   }
 
   succeeded(): void {
