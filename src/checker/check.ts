@@ -129,43 +129,65 @@ export interface CheckReport {
   perSecond: PerSecond[];
 }
 
+/** One key's updates, indexed for the stale-read sweep (typed arrays: no property loads in the hot loop). */
 interface KeyUpdates {
-  /** sorted by complete */
+  /** updates sorted by completion */
   byComplete: HistoryOp[];
-  prefixMaxVersion: Int32Array | Float64Array;
+  completeAt: Float64Array;
+  /** newest version among byComplete[0..i], and where it is */
+  prefixMaxVersion: Float64Array;
   prefixMaxIndex: Int32Array;
-  /** sorted by version: for "first commit of a newer version" */
-  byVersion: HistoryOp[];
+  /** database commit times, ascending, and the newest version committed up to each */
+  commitAt: Float64Array;
+  prefixMaxCommitted: Float64Array;
+  /** versions ascending, and the earliest commit of that version or any newer one */
+  versions: Float64Array;
   suffixMinCommit: Float64Array;
-  /** sorted by commitAt */
-  byCommit: HistoryOp[];
-  prefixMaxCommittedVersion: Float64Array;
+  /** the first version this history committed: older ones existed before the run */
   firstVersion: number;
 }
 
-/** index of the last element with f(el) < x in an array sorted ascending by f; -1 if none */
-function lastBefore<T>(arr: T[], x: number, f: (t: T) => number): number {
-  let lo = 0;
-  let hi = arr.length - 1;
-  let ans = -1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (f(arr[mid]) < x) {
-      ans = mid;
-      lo = mid + 1;
-    } else hi = mid - 1;
+/** One key's cache-served reads, unpacked into typed arrays during the first pass (sequential memory). */
+class KeyReads {
+  readonly ops: HistoryOp[] = [];
+  readonly invoke = new NumberList(8);
+  readonly complete = new NumberList(8);
+  readonly version = new NumberList(8);
+  add(op: HistoryOp): void {
+    this.ops.push(op);
+    this.invoke.push(op.invoke);
+    this.complete.push(op.complete);
+    this.version.push(op.version as number);
   }
-  return ans;
 }
 
+/** Index of the last element < x in an ascending array; -1 if none. */
+function lastBelow(arr: Float64Array, x: number): number {
+  let lo = 0;
+  let hi = arr.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (arr[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo - 1;
+}
+
+const commitTime = (u: HistoryOp): number => u.commitAt ?? u.invoke;
+
 function indexUpdates(updates: HistoryOp[]): KeyUpdates {
+  const n = updates.length;
+  // Histories are recorded at completion, so these sorts mostly see sorted input (cheap).
   const byComplete = updates.slice().sort((a, b) => a.complete - b.complete);
-  const prefixMaxVersion = new Float64Array(byComplete.length);
-  const prefixMaxIndex = new Int32Array(byComplete.length);
+  const completeAt = new Float64Array(n);
+  const prefixMaxVersion = new Float64Array(n);
+  const prefixMaxIndex = new Int32Array(n);
   let best = -1;
   let bestIdx = -1;
-  for (let i = 0; i < byComplete.length; i++) {
-    const v = byComplete[i].version ?? -1;
+  for (let i = 0; i < n; i++) {
+    const u = byComplete[i];
+    completeAt[i] = u.complete;
+    const v = u.version ?? -1;
     if (v > best) {
       best = v;
       bestIdx = i;
@@ -173,24 +195,29 @@ function indexUpdates(updates: HistoryOp[]): KeyUpdates {
     prefixMaxVersion[i] = best;
     prefixMaxIndex[i] = bestIdx;
   }
-  const byVersion = updates.slice().sort((a, b) => (a.version ?? 0) - (b.version ?? 0));
-  const suffixMinCommit = new Float64Array(byVersion.length);
+  const pairs = updates.map((u): [number, number] => [commitTime(u), u.version ?? -1]);
+  const byCommit = pairs.slice().sort((a, b) => a[0] - b[0]);
+  const commitAt = new Float64Array(n);
+  const prefixMaxCommitted = new Float64Array(n);
+  best = -1;
+  for (let i = 0; i < n; i++) {
+    commitAt[i] = byCommit[i][0];
+    best = Math.max(best, byCommit[i][1]);
+    prefixMaxCommitted[i] = best;
+  }
+  const byVersion = pairs.sort((a, b) => a[1] - b[1]);
+  const versions = new Float64Array(n);
+  const suffixMinCommit = new Float64Array(n);
   let min = Infinity;
-  for (let i = byVersion.length - 1; i >= 0; i--) {
-    min = Math.min(min, byVersion[i].commitAt ?? byVersion[i].invoke);
+  for (let i = n - 1; i >= 0; i--) {
+    versions[i] = byVersion[i][1];
+    min = Math.min(min, byVersion[i][0]);
     suffixMinCommit[i] = min;
   }
-  const byCommit = updates.slice().sort((a, b) => (a.commitAt ?? a.invoke) - (b.commitAt ?? b.invoke));
-  const prefixMaxCommittedVersion = new Float64Array(byCommit.length);
-  best = -1;
-  for (let i = 0; i < byCommit.length; i++) {
-    best = Math.max(best, byCommit[i].version ?? -1);
-    prefixMaxCommittedVersion[i] = best;
-  }
-  return { byComplete, prefixMaxVersion, prefixMaxIndex, byVersion, suffixMinCommit, byCommit, prefixMaxCommittedVersion, firstVersion: byVersion.length ? (byVersion[0].version ?? 0) : 0 };
+  return { byComplete, completeAt, prefixMaxVersion, prefixMaxIndex, commitAt, prefixMaxCommitted, versions, suffixMinCommit, firstVersion: n ? versions[0] : 0 };
 }
 
-function emptyBucket(second: number): PerSecond & { readLat: number[]; updateLat: number[] } {
+function emptyBucket(second: number): PerSecond & { readLat: NumberList; updateLat: NumberList } {
   return {
     second,
     ops: 0,
@@ -210,8 +237,8 @@ function emptyBucket(second: number): PerSecond & { readLat: number[]; updateLat
     readP99Ms: 0,
     updateP50Ms: 0,
     updateP99Ms: 0,
-    readLat: [],
-    updateLat: [],
+    readLat: new NumberList(256),
+    updateLat: new NumberList(64),
   };
 }
 
@@ -221,7 +248,7 @@ export function checkHistory(history: readonly HistoryOp[] | { ops: readonly His
 
   // ---- one pass: group by key, outcomes, latencies, per-second counts ----
   const updatesByKey = new Map<string, HistoryOp[]>();
-  const cacheReadsByKey = new Map<string, HistoryOp[]>();
+  const cacheReadsByKey = new Map<string, KeyReads>();
   const latencies: Partial<Record<OpType, NumberList>> = {};
   const outcomes: Record<string, { ok: number; fail: number; unknown: number }> = {};
   const buckets: Array<ReturnType<typeof emptyBucket>> = [];
@@ -230,7 +257,8 @@ export function checkHistory(history: readonly HistoryOp[] | { ops: readonly His
     for (let i = buckets.length; i <= s; i++) buckets.push(emptyBucket(i));
     return buckets[s];
   };
-  const casStored = new Map<string, HistoryOp[]>();
+  // key -> token -> the CAS writes STORED with it (nested maps: no string building per op)
+  const casStored = new Map<string, Map<string, HistoryOp[]>>();
   const ackedMaxByKey = new Map<string, HistoryOp>();
   const corrupt: HistoryOp[] = [];
   const keys = new Set<string>();
@@ -278,9 +306,9 @@ export function checkHistory(history: readonly HistoryOp[] | { ops: readonly His
             corruptCount++;
             if (corrupt.length < maxExamples) corrupt.push(op);
           } else if (op.version !== undefined) {
-            let list = cacheReadsByKey.get(op.key);
-            if (!list) cacheReadsByKey.set(op.key, (list = []));
-            list.push(op);
+            let reads = cacheReadsByKey.get(op.key);
+            if (!reads) cacheReadsByKey.set(op.key, (reads = new KeyReads()));
+            reads.add(op);
           }
         } else if (op.outcome === 'ok') {
           misses++;
@@ -312,10 +340,11 @@ export function checkHistory(history: readonly HistoryOp[] | { ops: readonly His
           if (!prev || (prev.version ?? -1) < op.version) ackedMaxByKey.set(op.key, op);
           if (op.op === 'cas' && op.token !== undefined) {
             casStoredCount++;
-            const id = `${op.key}\u0000${op.token}\u0000${op.baseVersion ?? ''}`;
-            const group = casStored.get(id);
+            let byToken = casStored.get(op.key);
+            if (!byToken) casStored.set(op.key, (byToken = new Map()));
+            const group = byToken.get(op.token);
             if (group) group.push(op);
-            else casStored.set(id, [op]);
+            else byToken.set(op.token, [op]);
           }
         }
         break;
@@ -344,22 +373,32 @@ export function checkHistory(history: readonly HistoryOp[] | { ops: readonly His
   let maxBehind = 0;
   const ages = new NumberList(64);
   const staleKeys = new Set<string>();
-  for (const [key, readsOfKey] of cacheReadsByKey) {
-    cacheReads += readsOfKey.length;
+  for (const [key, reads] of cacheReadsByKey) {
+    cacheReads += reads.ops.length;
     const ups = updatesByKey.get(key);
     if (!ups || ups.length === 0) continue;
     const idx = indexUpdates(ups);
-    for (const read of readsOfKey) {
-      const v = read.version as number;
-      // impossible: newer than anything committed by the time the read finished
-      const ci = lastBefore(idx.byCommit, read.complete, (u) => u.commitAt ?? u.invoke);
-      const newestCommitted = Math.max(idx.firstVersion - 1, ci >= 0 ? idx.prefixMaxCommittedVersion[ci] : -1);
-      if (v > newestCommitted) {
-        impossibleCount++;
-        if (impossibleExamples.length < maxExamples) impossibleExamples.push({ read, newestKnownVersion: newestCommitted });
+    const baseline = idx.firstVersion - 1;
+    const invokes = reads.invoke.toArray();
+    const completes = reads.complete.toArray();
+    const readVersions = reads.version.toArray();
+    for (let r = 0; r < invokes.length; r++) {
+      const v = readVersions[r];
+      const invoke = invokes[r];
+      // newest version committed before the read began (and, only when needed, before it ended)
+      const ci = lastBelow(idx.commitAt, invoke);
+      const committedAtStart = Math.max(baseline, ci >= 0 ? idx.prefixMaxCommitted[ci] : -1);
+      if (v > committedAtStart) {
+        // impossible: newer than anything committed by the time the read finished
+        const ce = lastBelow(idx.commitAt, completes[r]);
+        const newestCommitted = Math.max(baseline, ce >= 0 ? idx.prefixMaxCommitted[ce] : -1);
+        if (v > newestCommitted) {
+          impossibleCount++;
+          if (impossibleExamples.length < maxExamples) impossibleExamples.push({ read: reads.ops[r], newestKnownVersion: newestCommitted });
+        }
         continue;
       }
-      const i = lastBefore(idx.byComplete, read.invoke, (u) => u.complete);
+      const i = lastBelow(idx.completeAt, invoke);
       const newestCompleted = i >= 0 ? idx.prefixMaxVersion[i] : -1;
       if (newestCompleted > v) {
         staleCount++;
@@ -367,25 +406,22 @@ export function checkHistory(history: readonly HistoryOp[] | { ops: readonly His
         const behind = newestCompleted - v;
         sumBehind += behind;
         if (behind > maxBehind) maxBehind = behind;
-        // first commit of any version newer than v
-        const vi = lastBefore(idx.byVersion, v + 1, (u) => u.version ?? 0) + 1;
-        const firstNewerCommit = vi < idx.byVersion.length ? idx.suffixMinCommit[vi] : read.invoke;
-        const age = Math.max(0, read.invoke - firstNewerCommit);
+        // the first commit of any version newer than v
+        const vi = lastBelow(idx.versions, v + 1) + 1;
+        const firstNewerCommit = vi < idx.versions.length ? idx.suffixMinCommit[vi] : invoke;
+        const age = Math.max(0, invoke - firstNewerCommit);
         ages.push(age);
-        bucket(read.complete).staleReads++;
+        bucket(completes[r]).staleReads++;
         if (staleExamples.length < maxExamples) {
           const u = idx.byComplete[idx.prefixMaxIndex[i]];
           staleExamples.push({
-            read,
-            newerUpdate: { id: u.id, client: u.client, version: u.version ?? 0, commitAt: u.commitAt ?? u.invoke, complete: u.complete, outcome: u.outcome, cacheResult: u.cacheResult },
+            read: reads.ops[r],
+            newerUpdate: { id: u.id, client: u.client, version: u.version ?? 0, commitAt: commitTime(u), complete: u.complete, outcome: u.outcome, cacheResult: u.cacheResult },
             ageMs: round(age),
             versionsBehind: behind,
           });
         }
-      } else {
-        const ci2 = lastBefore(idx.byCommit, read.invoke, (u) => u.commitAt ?? u.invoke);
-        if (ci2 >= 0 && idx.prefixMaxCommittedVersion[ci2] > v) inWriteWindow++;
-      }
+      } else if (ci >= 0 && idx.prefixMaxCommitted[ci] > v) inWriteWindow++;
     }
   }
   const ageArr = ages.toArray().sort();
@@ -393,10 +429,22 @@ export function checkHistory(history: readonly HistoryOp[] | { ops: readonly His
   // ---- lost updates ----
   const lostExamples: LostUpdateProof[] = [];
   let lostCount = 0;
-  for (const group of casStored.values()) {
-    if (group.length < 2) continue;
-    lostCount += group.length - 1;
-    if (lostExamples.length < maxExamples) lostExamples.push({ key: group[0].key, token: group[0].token ?? '', baseVersion: group[0].baseVersion, ops: group });
+  for (const byToken of casStored.values()) {
+    for (const sameToken of byToken.values()) {
+      if (sameToken.length < 2) continue;
+      // one token on different item versions is a restarted node reusing CAS ids, not a lost update
+      const byBase = new Map<number | undefined, HistoryOp[]>();
+      for (const op of sameToken) {
+        const group = byBase.get(op.baseVersion);
+        if (group) group.push(op);
+        else byBase.set(op.baseVersion, [op]);
+      }
+      for (const group of byBase.values()) {
+        if (group.length < 2) continue;
+        lostCount += group.length - 1;
+        if (lostExamples.length < maxExamples) lostExamples.push({ key: group[0].key, token: group[0].token ?? '', baseVersion: group[0].baseVersion, ops: group });
+      }
+    }
   }
 
   // ---- acknowledged writes missing from the master, divergence ----
@@ -428,8 +476,8 @@ export function checkHistory(history: readonly HistoryOp[] | { ops: readonly His
 
   // ---- per second ----
   const perSecond: PerSecond[] = buckets.map((b) => {
-    const readLat = Float64Array.from(b.readLat).sort();
-    const updateLat = Float64Array.from(b.updateLat).sort();
+    const readLat = b.readLat.toArray().sort();
+    const updateLat = b.updateLat.toArray().sort();
     const { readLat: _r, updateLat: _u, ...rest } = b;
     return {
       ...rest,
