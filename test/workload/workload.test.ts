@@ -172,7 +172,8 @@ describe('runWorkload input checks and bounds', () => {
   it('--rate throttles the whole run to about that many ops per second', async () => {
     const result = await runWorkload({ ...valid, ops: undefined, durationMs: 1000, clients: 4, opsPerSecond: 200 });
     expect(result.stoppedBy).toBe('duration');
-    expect(result.counts.ops).toBeGreaterThan(150);
+    // unthrottled, this fake answers thousands of ops per second; a loaded machine may do fewer than 200
+    expect(result.counts.ops).toBeGreaterThan(100);
     expect(result.counts.ops).toBeLessThan(250);
   });
 
