@@ -337,6 +337,7 @@ export function fromChaosRunResult(result: ChaosRunResult): ReportInput {
     keys: c.keys,
     read_ratio: c.readRatio,
     read_policy: c.readPolicy,
+    rate: c.opsPerSecond ? `${c.opsPerSecond} ops/s` : 'unlimited',
     short_ttl: `${c.shortTtlSeconds}s`,
     proxy_timeout: msText(c.proxyTimeoutMs),
     proxies: c.proxies,
@@ -354,7 +355,7 @@ export function fromChaosRunResult(result: ChaosRunResult): ReportInput {
     seed: result.seed,
     replayCommand: result.replay,
     settings,
-    verdict: { status, summary: result.summary.join(' ') },
+    verdict: { status, summary: result.summary.join('\n') },
     expectations,
     series,
   };

@@ -26,11 +26,14 @@ interface MetricDef {
 /** The matrix rows / headline tiles, in the order a reader cares about. */
 export const METRICS: MetricDef[] = [
   { key: 'staleReads', label: 'Stale reads', better: 'lower', format: formatNumber, anomaly: true },
-  { key: 'staleReadsDuringFault', label: '… during the fault', better: 'lower', format: formatNumber, anomaly: true , secondary: true },
-  { key: 'staleReadsAfterHeal', label: '… after heal', better: 'lower', format: formatNumber, anomaly: true , secondary: true },
-  { key: 'staleReadsAfterSwitch', label: '… after the switch', better: 'lower', format: formatNumber, anomaly: true , secondary: true },
+  { key: 'staleReadsDuringFault', label: '… during the fault', better: 'lower', format: formatNumber, anomaly: true, secondary: true },
+  { key: 'staleReadsAfterHeal', label: '… after heal', better: 'lower', format: formatNumber, anomaly: true, secondary: true },
+  { key: 'staleReadsAfterSwitch', label: '… after the switch', better: 'lower', format: formatNumber, anomaly: true, secondary: true },
   { key: 'divergentKeys', label: 'Divergent keys at the end', better: 'lower', format: formatNumber, anomaly: true },
-  { key: 'slaveStaleKeys', label: 'Slave stale keys', better: 'lower', format: formatNumber, anomaly: true , secondary: true },
+  { key: 'divergentKeysAtHeal', label: 'Divergent keys at heal', better: 'lower', format: formatNumber, anomaly: true },
+  { key: 'slaveStaleKeysAtHeal', label: '… slave stale at heal', better: 'lower', format: formatNumber, anomaly: true, secondary: true },
+  { key: 'masterStaleKeysAtHeal', label: '… master stale at heal', better: 'lower', format: formatNumber, anomaly: true, secondary: true },
+  { key: 'slaveStaleKeys', label: 'Slave stale keys', better: 'lower', format: formatNumber, anomaly: true, secondary: true },
   { key: 'masterStaleKeys', label: 'Master stale keys', better: 'lower', format: formatNumber, anomaly: true },
   { key: 'lostUpdates', label: 'Lost updates', better: 'lower', format: formatNumber, anomaly: true },
   { key: 'missingAckedWrites', label: 'Acknowledged writes missing', better: 'lower', format: formatNumber, anomaly: true },
@@ -39,10 +42,12 @@ export const METRICS: MetricDef[] = [
   { key: 'dbReads', label: 'Database reads', better: 'lower', format: formatNumber },
   { key: 'failedWrites', label: 'Failed writes', better: 'lower', format: formatNumber },
   { key: 'unknownOutcomes', label: 'Unknown outcomes', better: 'lower', format: formatNumber },
-  { key: 'masterCasFailures', label: 'Master CAS failures', better: 'lower', format: formatNumber , secondary: true },
-  { key: 'slaveWritesDuringFault', label: 'Short-TTL writes to the slave', better: 'lower', format: formatNumber , secondary: true },
-  { key: 'expiredShortTtlEntries', label: 'Short-TTL entries expired', better: 'higher', format: formatNumber , secondary: true },
-  { key: 'errors', label: 'Errors', better: 'lower', format: formatNumber , secondary: true },
+  { key: 'masterCasFailures', label: 'Master CAS failures', better: 'lower', format: formatNumber, secondary: true },
+  { key: 'slaveWritesDuringFault', label: 'Short-TTL writes to the slave', better: 'lower', format: formatNumber, secondary: true },
+  { key: 'expiredShortTtlEntries', label: 'Short-TTL entries expired', better: 'higher', format: formatNumber, secondary: true },
+  { key: 'shortTtlEntriesNotExpired', label: 'Short-TTL entries not expired', better: 'lower', format: formatNumber, anomaly: true, secondary: true },
+  { key: 'mastersInUse', label: 'Masters in use (2 = split brain)', better: 'lower', format: formatNumber },
+  { key: 'errors', label: 'Errors', better: 'lower', format: formatNumber, secondary: true },
   { key: 'operations', label: 'Operations', better: 'higher', format: formatNumber },
   { key: 'opsPerSec', label: 'Throughput (ops/s)', better: 'higher', format: formatNumber },
   { key: 'readP50Ms', label: 'Read latency p50', better: 'lower', format: (v) => `${formatNumber(v)} ms` },
@@ -75,6 +80,13 @@ function verdictBadge(v: ReportVerdict, small = false): string {
   return `<span class="badge badge-${escapeAttr(v.status)}${small ? ' badge-small' : ''}">${escapeHtml(VERDICT_TEXT[v.status] ?? v.status)}</span>`;
 }
 
+/** The verdict in plain words; a multi-line summary (one line per run) becomes a list. */
+function renderSummary(v: ReportVerdict): string {
+  const lines = v.summary.split('\n').map((l) => l.trim()).filter(Boolean);
+  const body = lines.length > 1 ? `<ul>${lines.map((l) => `<li>${escapeHtml(l)}</li>`).join('')}</ul>` : escapeHtml(lines[0] ?? '');
+  return `<div class="summary summary-${escapeAttr(v.status)}">${body}</div>`;
+}
+
 function renderHeader(input: ReportInput): string {
   const started = new Date(input.startedAt);
   const startedText = Number.isNaN(started.getTime()) ? input.startedAt : started.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
@@ -93,7 +105,7 @@ function renderHeader(input: ReportInput): string {
   </div>
   <div class="top-verdict">${verdictBadge(input.verdict)}</div>
 </header>
-<p class="summary summary-${escapeAttr(input.verdict.status)}">${escapeHtml(input.verdict.summary)}</p>
+${renderSummary(input.verdict)}
 <section class="replay" aria-label="replay command">
   <div class="replay-head"><h2>Replay this run</h2><button type="button" class="copy" data-copy="replay-cmd">Copy</button></div>
   <pre id="replay-cmd"><code>$ ${escapeHtml(input.replayCommand)}</code></pre>
@@ -224,29 +236,49 @@ function renderOperation(op: ReportOperation): string {
 function renderAnomaly(a: ReportAnomaly): string {
   const ops = a.operations.slice(0, MAX_OPS_PER_ANOMALY);
   const more = a.operations.length - ops.length;
-  return `<details class="anomaly anomaly-${escapeAttr(a.kind)}">
-  <summary><span class="kind">${escapeHtml(a.kind)}</span>${a.key !== undefined ? ` <code>${escapeHtml(a.key)}</code>` : ''} <span class="desc">${escapeHtml(a.description)}</span></summary>
-  ${
-    ops.length
-      ? `<table class="ops"><thead><tr><th>Client</th><th>Op</th><th>Key</th><th class="num">Invoked</th><th class="num">Completed</th><th>Outcome</th><th class="num">Version</th><th>Node</th><th>Note</th></tr></thead><tbody>${ops.map(renderOperation).join('')}</tbody></table>${more > 0 ? `<p class="muted">… and ${more} more operations</p>` : ''}`
-      : '<p class="muted">No operation recorded for this anomaly.</p>'
-  }
+  const body = ops.length
+    ? `<table class="ops"><thead><tr><th>Client</th><th>Op</th><th>Key</th><th class="num">Invoked</th><th class="num">Completed</th><th>Outcome</th><th class="num">Version</th><th>Node</th><th>Note</th></tr></thead><tbody>${ops.map(renderOperation).join('')}</tbody></table>${more > 0 ? `<p class="muted">… and ${more} more operations</p>` : ''}`
+    : '';
+  const head = `${a.key !== undefined ? `<code>${escapeHtml(a.key)}</code> ` : ''}<span class="desc">${escapeHtml(a.description)}</span>`;
+  // Without operations there is nothing to unfold: a plain line.
+  if (!body) return `<div class="anomaly anomaly-flat">${head}</div>`;
+  return `<details class="anomaly"><summary>${head}</summary>${body}</details>`;
+}
+
+/** Kinds in the order they matter; the rest after, alphabetically. */
+const KIND_ORDER = ['stale-read', 'lost-update', 'missing-acked-write', 'impossible-read', 'corrupt-read'];
+const kindRank = (k: string): number => (KIND_ORDER.includes(k) ? KIND_ORDER.indexOf(k) : k.startsWith('divergence') ? KIND_ORDER.length : KIND_ORDER.length + 1);
+
+function renderSeriesAnomalies(s: ReportSeries, index: number, multi: boolean, open: boolean): string {
+  const shown = s.anomalies.slice(0, MAX_ANOMALIES_SHOWN);
+  const omitted = s.anomalies.length - shown.length + (s.anomaliesOmitted ?? 0);
+  const byKind = new Map<string, ReportAnomaly[]>();
+  for (const a of shown) byKind.set(a.kind, [...(byKind.get(a.kind) ?? []), a]);
+  const kinds = [...byKind.keys()].sort((a, b) => kindRank(a) - kindRank(b) || a.localeCompare(b));
+  const counts = kinds.map((k) => `${byKind.get(k)!.length} ${k}`).join(' · ');
+  const totalOf: Record<string, string> = { 'stale-read': 'staleReads', 'lost-update': 'lostUpdates', 'missing-acked-write': 'missingAckedWrites' };
+  const listed = (k: string): string => {
+    const n = byKind.get(k)!.length;
+    const total = s.totals[totalOf[k] ?? ''];
+    return typeof total === 'number' && total > n ? `${n} listed of ${formatNumber(total)}` : `${n} listed`;
+  };
+  const groups = kinds
+    .map((k) => `<div class="kind-group"><h4><span class="kind">${escapeHtml(k)}</span> <span class="count">${listed(k)}</span></h4>${byKind.get(k)!.map(renderAnomaly).join('')}</div>`)
+    .join('');
+  const tail = omitted > 0 ? `<p class="muted">… and ${formatNumber(omitted)} more found but not listed (the checker keeps examples; the run JSON has them all as numbers).</p>` : '';
+  if (!multi) return s.anomalies.length || omitted ? `<p class="muted kinds-line">${escapeHtml(counts)}</p>${groups}${tail}` : '<p class="muted clean">No anomaly found in this run.</p>';
+  const empty = s.anomalies.length === 0 && !omitted;
+  return `<details class="series-anomalies"${open && !empty ? ' open' : ''}>
+  <summary><span class="swatch" style="background:${escapeAttr(seriesColor(s.label, index))}"></span><b>${escapeHtml(s.label)}</b> <span class="count">${empty ? 'no anomaly' : escapeHtml(counts) + (omitted > 0 ? ` · ${formatNumber(omitted)} more` : '')}</span></summary>
+  ${empty ? '<p class="muted clean">No anomaly found.</p>' : groups + tail}
 </details>`;
 }
 
 function renderAnomalies(series: ReportSeries[]): string {
-  const blocks = series.map((s) => {
-    const shown = s.anomalies.slice(0, MAX_ANOMALIES_SHOWN);
-    const omitted = s.anomalies.length - shown.length + (s.anomaliesOmitted ?? 0);
-    const byKind = new Map<string, number>();
-    for (const a of s.anomalies) byKind.set(a.kind, (byKind.get(a.kind) ?? 0) + 1);
-    const kinds = [...byKind.entries()].map(([k, n]) => `${n} ${k}`).join(', ');
-    const title = series.length > 1 ? `<h3>${escapeHtml(s.label)} <span class="count">${escapeHtml(kinds || 'none')}</span></h3>` : '';
-    if (s.anomalies.length === 0 && !s.anomaliesOmitted) return `${title}<p class="muted clean">No anomaly found${series.length > 1 ? '' : ' in this run'}.</p>`;
-    return `${title}<div class="anomaly-list">${shown.map(renderAnomaly).join('')}</div>${omitted > 0 ? `<p class="muted">… and ${omitted} more not listed (see the run JSON).</p>` : ''}`;
-  });
   const total = series.reduce((n, s) => n + s.anomalies.length + (s.anomaliesOmitted ?? 0), 0);
-  return `<section class="card wide anomalies"><h2>Anomalies <span class="count">${total} found · click one for the operations that prove it</span></h2>${blocks.join('')}</section>`;
+  const firstWith = series.findIndex((s) => s.anomalies.length > 0);
+  const blocks = series.map((s, i) => renderSeriesAnomalies(s, i, series.length > 1, i === firstWith)).join('');
+  return `<section class="card wide anomalies"><h2>Anomalies <span class="count">${formatNumber(total)} found · click a line for the operations that prove it</span></h2>${blocks}</section>`;
 }
 
 /** Per-second data for the hover tooltip, compact: one array per chart line. */
@@ -292,6 +324,7 @@ code,pre{font-family:var(--mono);font-size:12.5px}
 .badge-small{padding:2px 8px;font-size:11px;border-radius:5px;letter-spacing:.03em}
 .badge-pass{background:var(--pass)}.badge-fail{background:var(--fail)}.badge-incident{background:var(--incident)}.badge-info{background:#44546a}
 .summary{font-size:15px;margin:14px 0 16px;padding:10px 14px;border-left:4px solid #44546a;background:var(--card);border-radius:0 6px 6px 0}
+.summary ul{margin:0;padding-left:18px}.summary li{margin:2px 0}
 .summary-pass{border-color:var(--pass)}.summary-fail{border-color:var(--fail)}.summary-incident{border-color:var(--incident)}
 .replay{background:#1f2733;color:#e8edf3;border-radius:8px;padding:10px 14px;margin-bottom:16px}
 .replay-head{display:flex;justify-content:space-between;align-items:center}
@@ -364,9 +397,17 @@ tr.failed td{background:#fff6f5}
 .tooltip b{display:block;margin-bottom:3px}
 .tooltip .row{display:flex;justify-content:space-between;gap:12px;white-space:nowrap}
 .tooltip .dot{display:inline-block;width:8px;height:8px;border-radius:50%;margin-right:5px}
-.anomaly{border:1px solid var(--line);border-radius:6px;margin:6px 0;background:#fcfcfd}
-.anomaly summary{cursor:pointer;padding:6px 10px;list-style-position:outside}
-.anomaly summary .kind{display:inline-block;background:#fde2e1;color:var(--fail);border-radius:4px;padding:0 6px;font-size:12px;font-weight:650}
+.series-anomalies{border-top:1px solid var(--line);padding:4px 0}
+.series-anomalies>summary{cursor:pointer;padding:6px 2px;font-size:13.5px}
+.kind-group{margin:4px 0 10px 14px}
+.kind-group h4{margin:8px 0 4px;font-size:12.5px;font-weight:600}
+.kind{display:inline-block;background:#fde2e1;color:var(--fail);border-radius:4px;padding:0 6px;font-size:12px;font-weight:650}
+.anomaly{font-size:12.5px;border-bottom:1px dashed #e6e9ee}
+.anomaly>summary,.anomaly-flat{padding:3px 4px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.anomaly>summary{cursor:pointer}
+.anomaly[open]>summary{white-space:normal}
+.anomaly-flat{padding-left:18px}
+.kinds-line{margin:0 0 6px}
 .anomaly .ops{margin:0 0 8px;font-size:12.5px}
 .anomaly .ops td,.anomaly .ops th{padding:3px 8px}
 .ops tr.op-fail td,.ops tr.op-unknown td{color:#8a4b00}
@@ -385,6 +426,7 @@ footer{color:var(--muted);font-size:12px;margin-top:18px}
   *{-webkit-print-color-adjust:exact;print-color-adjust:exact}
   .timeline{break-before:auto}
   .anomaly{break-inside:avoid}
+  .anomaly>summary,.anomaly-flat{white-space:normal}
   h2{break-after:avoid}
 }
 `;
@@ -430,7 +472,7 @@ Array.prototype.forEach.call(document.querySelectorAll('button.copy'),function(b
     if(navigator.clipboard&&navigator.clipboard.writeText){navigator.clipboard.writeText(text).then(done,function(){});}
   });
 });
-window.addEventListener('beforeprint',function(){Array.prototype.forEach.call(document.querySelectorAll('details.anomaly'),function(d){d.open=true;});});
+window.addEventListener('beforeprint',function(){Array.prototype.forEach.call(document.querySelectorAll('details.series-anomalies'),function(d){d.open=true;});});
 })();`;
 
 export interface RenderOptions {

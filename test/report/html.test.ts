@@ -42,8 +42,8 @@ describe('renderHtmlReport', () => {
 
   it('lists anomalies with the operations that prove them', () => {
     const html = renderHtmlReport(fromChaosRunResult(syntheticChaos(['none'], { stale: 2 })));
-    const anomaly = html.match(/<details class="anomaly[\s\S]*?<\/details>/)![0];
-    expect(anomaly).toContain('stale-read');
+    expect(html).toMatch(/<h4><span class="kind">stale-read<\/span>/);
+    const anomaly = html.match(/<details class="anomaly"[\s\S]*?<\/details>/)![0];
     // The real checker's proof: the read, and the committed update it missed.
     expect(anomaly).toMatch(/read returned v1 from the slave at 4\.60s, but v\d+ was committed at 4\.\d+s/);
     expect((anomaly.match(/<tr class="op-/g) ?? []).length).toBe(2);

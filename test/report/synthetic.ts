@@ -115,6 +115,7 @@ export function syntheticChaos(mitigations: MitigationName[], opts: { stale?: nu
       readPolicy: 'slave',
       shortTtlSeconds: 5,
       proxyTimeoutMs: 200,
+      opsPerSecond: 0,
       proxies: 1,
       cluster: { name: 'test', runtime: 'local', ephemeral: true },
     },
