@@ -227,7 +227,11 @@ export class ProxyEngine {
     let first: BackendNode = shard.master;
     let second: BackendNode | null = masterOnly ? null : shard.slave;
     let firstRole: 'master' | 'slave' = 'master';
-    if (!masterOnly && shard.slave) {
+    // a slave that still owes an invalidation for this key (it missed a write while it was down
+    // or slow) holds an old value: read the master only until the owed delete has landed
+    const slaveOwes = shard.slave !== null && this.pending.size > 0 && (this.pending.has(shard.name, key) || this.pending.has(shard.name, null));
+    if (slaveOwes) second = null;
+    if (!masterOnly && shard.slave && !slaveOwes) {
       const policy = this.config.readPolicy;
       const slaveFirst = policy === 'slave' || (policy === 'balanced' && (this.balance++ & 1) === 1);
       if (slaveFirst) {

@@ -95,8 +95,10 @@ export function predictions(fault: Fault, mitigation: Mitigation): { rule: strin
     rules.push({ rule: 'the partitioned master comes back holding old values', check: (r) => r.masterStaleAtHeal > 0 });
   }
   if (fault === 'both-down' || fault === 'toxiproxy-gone') {
-    // no cache node reachable: reads fall through to the database, nothing stale can be served
-    rules.push({ rule: 'no stale read (nothing reachable to be stale)', check: (r) => r.staleReads === 0 });
+    // no cache node reachable: reads fall through to the database, nothing stale can be served...
+    rules.push({ rule: 'no stale read during the outage (nothing reachable)', check: (r) => r.staleDuringOutage === 0 });
+    // ...but both nodes come back holding the values they had: the same trap as a partitioned master
+    rules.push({ rule: 'both nodes come back holding old values', check: (r) => r.masterStaleAtHeal > 0 });
   }
   return rules;
 }
@@ -291,7 +293,8 @@ async function judge(
   const report = checkHistory(result.history, scan, { maxExamples: 10_000 });
   const from = heal.faultAt - result.startedAtMs;
   const to = heal.healAt - result.startedAtMs;
-  const staleDuringOutage = report.staleReads.examples.filter((e) => e.read.invoke >= from && e.read.invoke < to).length;
+  // reads that began and ended while the fault was on: only the slave (or nothing) could serve them
+  const staleDuringOutage = report.staleReads.examples.filter((e) => e.read.invoke >= from && e.read.complete < to).length;
   const healDivergence = summarizeDivergence(heal.scan);
   const overwritten = report.missingAckedWrites.examples.filter((e) => typeof e.master === 'number').length;
   const missing = report.missingAckedWrites.examples.filter((e) => e.master === 'missing').length;
