@@ -147,6 +147,9 @@ interface KeyUpdates {
   firstVersion: number;
 }
 
+/** The per-second series covers at most this many seconds (runs are capped far below it). */
+const MAX_SERIES_SECONDS = 1_000_000;
+
 /** One key's cache-served reads, unpacked into typed arrays during the first pass (sequential memory). */
 class KeyReads {
   readonly ops: HistoryOp[] = [];
@@ -253,7 +256,8 @@ export function checkHistory(history: readonly HistoryOp[] | { ops: readonly His
   const outcomes: Record<string, { ok: number; fail: number; unknown: number }> = {};
   const buckets: Array<ReturnType<typeof emptyBucket>> = [];
   const bucket = (t: number): ReturnType<typeof emptyBucket> => {
-    const s = Math.max(0, Math.floor(t / 1000));
+    // clamped: a garbage timestamp must not allocate millions of empty seconds
+    const s = Math.min(MAX_SERIES_SECONDS, Math.max(0, Math.floor(t / 1000) || 0));
     for (let i = buckets.length; i <= s; i++) buckets.push(emptyBucket(i));
     return buckets[s];
   };

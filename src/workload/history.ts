@@ -119,6 +119,9 @@ export async function writeHistoryFile(path: string, ops: readonly HistoryOp[], 
   await done;
 }
 
+/** ms since the run started: no run lasts anywhere near this long (runs are capped at hours) */
+const MAX_HISTORY_MS = 1e9;
+
 const OP_TYPES = new Set<OpType>(['read', 'update', 'cas', 'add', 'slave-write']);
 const OUTCOMES = new Set<Outcome>(['ok', 'fail', 'unknown']);
 
@@ -132,6 +135,7 @@ export function parseHistoryLine(value: unknown, where: string): HistoryOp {
   if (!OP_TYPES.has(o.op as OpType)) throw bad(`unknown op ${JSON.stringify(o.op)}`);
   if (typeof o.key !== 'string') throw bad('missing "key"');
   if (typeof o.invoke !== 'number' || typeof o.complete !== 'number') throw bad('missing numeric "invoke"/"complete"');
+  if (!(o.invoke >= 0 && o.complete >= o.invoke && o.complete <= MAX_HISTORY_MS)) throw bad(`times must satisfy 0 <= invoke <= complete <= ${MAX_HISTORY_MS} ms, got invoke ${o.invoke}, complete ${o.complete}`);
   if (!OUTCOMES.has(o.outcome as Outcome)) throw bad(`unknown outcome ${JSON.stringify(o.outcome)}`);
   return o as HistoryOp;
 }

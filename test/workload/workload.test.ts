@@ -99,6 +99,8 @@ describe('history JSON lines', () => {
     await expect(readHistoryFile(path)).rejects.toThrow(/bad\.jsonl:3/);
     await expect(readHistoryFile(join(dir, 'missing.jsonl'))).rejects.toThrow(/cannot read history/);
     expect(() => historyFromJsonLines('not json\n')).toThrow(/line 1 is not JSON/);
+    const backwards = { ...ops[0], invoke: 5, complete: 1 };
+    expect(() => historyFromJsonLines(JSON.stringify(backwards))).toThrow(/invoke <= complete/);
   });
 });
 
