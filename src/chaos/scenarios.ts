@@ -347,6 +347,8 @@ export async function runChaosScenario(config: CachectlConfig, request: Scenario
     await withFaultGuard(
       session.injector,
       async (guard, signal) => {
+        // Registered first, so it runs last: also on Ctrl-C, after every fault is reverted.
+        guard.defer('remove the ephemeral cluster', () => session.close());
         if (!session.ephemeral) {
           // Put the user's proxies back as they were (under a new epoch) when we are done.
           const before = await session.configs();

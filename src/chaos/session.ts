@@ -87,8 +87,11 @@ export class ClusterSession {
   }
 
   /** Take an ephemeral cluster down (a running user cluster is left as found, minus our changes). */
+  private closed = false;
+
   async close(): Promise<void> {
-    if (!this.ephemeral) return;
+    if (!this.ephemeral || this.closed) return;
+    this.closed = true;
     this.log(`removing the ephemeral cluster "${this.config.name}"`);
     await downCluster(this.config);
     // Its logs too: every ephemeral cluster has a name of its own, so they would pile up.

@@ -1,3 +1,5 @@
+import type { CheckReport } from '../checker/check.js';
+
 /**
  * The result of a chaos scenario: what `--json` prints and what the HTML report renders.
  * Keep it JSON-serialisable (no bigint, no Date, no Map) and stable: add fields, never rename.
@@ -185,8 +187,8 @@ export interface MitigationRun {
   durationMs: number;
   timeline: Timeline;
   metrics: ChaosMetrics;
-  /** the checker's report, as produced by src/checker (CheckReport) */
-  check: unknown;
+  /** the checker's report (src/checker), proof lists trimmed to 20 examples each */
+  check: CheckReport;
   /** per-second series aligned with the timeline */
   perSecond: ChaosSecond[];
   /** plain-language findings, e.g. "master CAS failed 212 times, the slave was not updated" */

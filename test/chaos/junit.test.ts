@@ -10,7 +10,7 @@ function result(over: Partial<ChaosRunResult> = {}): ChaosRunResult {
     kind: 'chaos-run', version: 1, scenario: 'master-down', title: 't', seed: 7,
     replay: 'cachectl chaos master-down --seed 7 --expect "staleReads == 0"',
     config: { fault: 'partition', mitigations: ['none'], warmupMs: 1, faultMs: 1, healMs: 1, settleMs: 1, clients: 1, keys: 1, readRatio: 0.8, readPolicy: 'balanced', shortTtlSeconds: 2, proxyTimeoutMs: 100, opsPerSecond: 0, proxies: 1, cluster: { name: 'x', runtime: 'local', ephemeral: true } },
-    runs: [{ label: 'none', mitigation: 'none', offsetMs: 0, durationMs: 1500, timeline: { startedAt: '', phases: [], events: [] }, metrics: {} as never, check: null, perSecond: [], findings: [], verdict: 'incident-reproduced' }],
+    runs: [{ label: 'none', mitigation: 'none', offsetMs: 0, durationMs: 1500, timeline: { startedAt: '', phases: [], events: [] }, metrics: {} as never, check: null as never, perSecond: [], findings: [], verdict: 'incident-reproduced' }],
     expectations: [
       { rule: 'staleReads == 0', run: 'none', metric: 'staleReads', operator: '==', expected: 0, actual: 12, passed: false, message: 'none: expected staleReads == 0, measured 12' },
       { rule: 'lostUpdates == 0', run: 'none', metric: 'lostUpdates', operator: '==', expected: 0, actual: 0, passed: true, message: 'ok' },
