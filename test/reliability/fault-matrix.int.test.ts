@@ -9,11 +9,13 @@ import { FAULTS, MITIGATIONS, MatrixStack, matrixTable, runCell, type CellResult
  *
  *   CACHECTL_MATRIX_SEED=<n>      replay          CACHECTL_MATRIX_FAULTS=partition,crash   subset
  *   CACHECTL_MATRIX_OUT=<file>    write the markdown table there
+ *   CACHECTL_MATRIX_PHASES=warm,fault,settle   phase lengths in ms (default 700,1300,1200)
  */
 
 const SEED = Number(process.env.CACHECTL_MATRIX_SEED ?? Math.floor(Math.random() * 1e6));
 const FAULT_LIST = (process.env.CACHECTL_MATRIX_FAULTS?.split(',') ?? [...FAULTS]) as Fault[];
-const PHASES: Phases = { warmMs: 700, faultMs: 1300, settleMs: 1200 };
+const [warmMs, faultMs, settleMs] = (process.env.CACHECTL_MATRIX_PHASES ?? '700,1300,1200').split(',').map(Number);
+const PHASES: Phases = { warmMs, faultMs, settleMs };
 
 let stack: MatrixStack;
 const cells: CellResult[] = [];
