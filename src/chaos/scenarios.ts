@@ -32,7 +32,9 @@ const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n =
 
 function safetyVerdict(m: ChaosMetrics): MitigationRun['verdict'] {
   const unsafe = m.staleReads > 0 || m.slaveStaleKeys > 0 || m.masterStaleKeys > 0 || m.lostUpdates > 0 || m.missingAckedWrites > 0;
-  return unsafe ? 'inconsistent' : 'consistent';
+  if (unsafe) return 'inconsistent';
+  // Safe, but the copies differ (e.g. keys missing on the slave): readers pay in database reads.
+  return m.divergentKeys > 0 ? 'degraded' : 'consistent';
 }
 
 function costLine(m: ChaosMetrics): string {

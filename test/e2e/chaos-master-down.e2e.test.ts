@@ -1,7 +1,8 @@
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createCliSandbox } from '../helpers/cli.js';
+import { CLI_BIN, createCliSandbox, pidAlive } from '../helpers/cli.js';
 
 /**
  * The incident and the mitigations, end to end: the built CLI on the local runtime with real
@@ -111,4 +112,29 @@ describe('cachectl chaos master-down (e2e)', () => {
     expect(run.findings.join(' ')).toContain('rejoined as slave');
     expect(run.timeline.events.some((e: { kind: string }) => e.kind === 'switch-end')).toBe(true);
   }, 120_000);
+
+  it('Ctrl-C during the fault also removes the ephemeral cluster it started (no process left)', async () => {
+    const child = spawn(process.execPath, [CLI_BIN, 'chaos', 'master-down', '--fault', 'crash', '--warmup', '500ms', '--fault-duration', '30s', '--keys', '100'], {
+      cwd: cli.dir,
+      env: { ...process.env, ...cli.env, NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    const applied = new Promise<void>((resolve) => {
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        if (/crash master/.test(stderr)) resolve();
+      });
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    await applied;
+    const stateFile = readdirSync(cli.stateDir).find((f) => /^chaos-\d+\.state\.json$/.test(f));
+    expect(stateFile).toBeDefined();
+    const pids = (JSON.parse(readFileSync(join(cli.stateDir, stateFile!), 'utf8')).components as Array<{ pid?: number }>).map((c) => c.pid).filter((p): p is number => typeof p === 'number');
+    expect(pids.length).toBeGreaterThanOrEqual(3);
+    child.kill('SIGINT');
+    expect(await exited, stderr).toBe(130);
+    expect(readdirSync(cli.stateDir).filter((f) => f.endsWith('.state.json'))).toEqual([]);
+    for (const pid of pids) expect(pidAlive(pid)).toBe(false);
+  }, 90_000);
 });
