@@ -8,7 +8,7 @@ import { writeHistoryFile } from '../workload/history.js';
 import { runWorkload, workloadKeyNames, type Distribution, type SecondStats } from '../workload/runner.js';
 import { scanCluster, type FinalScan } from '../workload/scan.js';
 import { scaleCost, type ScaleCostReport } from './cost.js';
-import { scaleAdd, scaleRemove, type ScaleOptions, type ScaleResult } from './scale.js';
+import { directEndpoint, scaleAdd, scaleRemove, type ScaleOptions, type ScaleResult } from './scale.js';
 import { HttpProxyAdmin } from '../chaos/proxy-admin.js';
 import type { ClusterState, Endpoint } from '../runtime/types.js';
 
@@ -100,7 +100,7 @@ export async function scanByShard(state: ClusterState, keys: string[], db: Sqlit
   if (!admin) return undefined;
   const cfg = await new HttpProxyAdmin(admin.name, admin.adminEndpoint as Endpoint, state.adminToken).getConfig();
   const ring = new KetamaRing(cfg.shards.map((s) => ({ name: s.name })));
-  const direct = (a: { host: string; port: number }): Endpoint => state.toxiproxy.links.find((l) => l.listen.port === a.port)?.upstream ?? a;
+  const direct = (a: { host: string; port: number }): Endpoint => directEndpoint(state, a);
   const scans: FinalScan[] = [];
   for (const shard of cfg.shards) {
     const mine = keys.filter((k) => ring.serverFor(Buffer.from(k)) === shard.name);

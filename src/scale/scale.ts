@@ -7,6 +7,7 @@ import type { ProxyNodeAddr, ProxyRuntimeConfig, ProxyShard } from '../proxy/con
 import { KetamaRing } from '../proxy/ketama.js';
 import { findComponent, loadClusterState, nodeName, toxiproxyLink, withClusterLock } from '../runtime/cluster.js';
 import { runtimeForState } from '../runtime/index.js';
+import { linkFromProxyAddress, proxyAddressOfLink } from '../runtime/docker-spec.js';
 import { clusterDir } from '../runtime/state.js';
 import type { ClusterState, Endpoint, Runtime } from '../runtime/types.js';
 import { flushKeys } from './node-keys.js';
@@ -142,9 +143,15 @@ async function currentConfigs(list: ProxyAdmin[]): Promise<ProxyRuntimeConfig[]>
   return configs;
 }
 
-/** Direct memcached endpoints behind a proxy-side address (a Toxiproxy link, or the node itself). */
-function directEndpoint(state: ClusterState, addr: ProxyNodeAddr): Endpoint {
-  const link = state.toxiproxy.links.find((l) => l.listen.port === addr.port && (l.listen.host === addr.host || addr.host === 'localhost'));
+/**
+ * Where this process reaches the memcached node behind a proxy-side address (a Toxiproxy link as
+ * the proxies see it, or the node itself): the node's recorded endpoint, not the link's upstream,
+ * which on a Docker bridge network is a service name only containers resolve.
+ */
+export function directEndpoint(state: ClusterState, addr: ProxyNodeAddr): Endpoint {
+  const link = linkFromProxyAddress(state, addr);
+  const node = link ? state.components.find((c) => c.name === link.node) : undefined;
+  if (node) return node.endpoint;
   return link ? link.upstream : { host: addr.host, port: addr.port };
 }
 
@@ -272,7 +279,8 @@ export async function scaleAdd(config: CachectlConfig, options: ScaleOptions = {
       });
     }
     const nodes = pairNodes(state, index);
-    const linkOf = (role: 'master' | 'slave'): ProxyNodeAddr => toxiproxyLink(state, nodeName(role, index)).listen;
+    // the address the proxies use for the new links (a service name inside a Docker bridge network)
+    const linkOf = (role: 'master' | 'slave'): ProxyNodeAddr => proxyAddressOfLink(state, toxiproxyLink(state, nodeName(role, index)));
     const newShard: ProxyShard = { name, master: linkOf('master'), slave: linkOf('slave') };
     const newShards = [...oldShards, newShard];
 
