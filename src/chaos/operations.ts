@@ -91,5 +91,55 @@ export async function switchCluster(config: CachectlConfig, options: SwitchComma
     if (candidates.length !== 1) throw new CachectlError('STATE_CONFLICT', 'cannot tell which node is detached', { hint: 'see `cachectl status`' });
     return runRejoin({ ...common, node: candidates[0].listen });
   }
-  return runSwitch({ ...common, flushNewMaster: options.flushNewMaster ?? 'auto' });
+  // Ctrl-C half-way must not leave the fleet fenced (every write refused) or split over epochs
+  const before = await Promise.all(admins.map((a) => a.getConfig().catch(() => null)));
+  const onSignal = (signal: NodeJS.Signals): void => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.once('SIGINT', () => process.exit(130));
+    options.log?.(`${signal} received: putting every proxy back on one epoch, unfenced (Ctrl-C again to force)`);
+    void settleInterruptedSwitch(admins, before, options.shard ?? 0, options.log).finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await runSwitch({ ...common, flushNewMaster: options.flushNewMaster ?? 'auto' });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+/**
+ * After an interrupted switch: if every proxy already agrees on the shard's roles, keep them and
+ * unfence; otherwise put everyone back on the roles they had before the switch, unfenced. Always
+ * under one new epoch (max seen + 1), re-read and retried until all proxies report it.
+ */
+export async function settleInterruptedSwitch(
+  admins: HttpProxyAdmin[],
+  before: (Awaited<ReturnType<HttpProxyAdmin['getConfig']>> | null)[],
+  shardIndex: number,
+  log?: (line: string) => void,
+): Promise<boolean> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const now = await Promise.all(admins.map((a) => a.getConfig().catch(() => null)));
+    const live = now.filter((c): c is NonNullable<typeof c> => c !== null);
+    if (live.length === 0) return false;
+    const first = live[0].shards[shardIndex];
+    const agree = live.every((c) => sameAddr(c.shards[shardIndex]?.master, first?.master) && sameAddr(c.shards[shardIndex]?.slave, first?.slave));
+    const settled = agree && live.length === admins.length && new Set(live.map((c) => c.epoch)).size === 1 && live.every((c) => !c.writesFenced);
+    if (settled) {
+      log?.(`switch interrupted: every proxy on epoch ${live[0].epoch}, unfenced`);
+      return true;
+    }
+    const epoch = Math.max(...live.map((c) => c.epoch)) + 1;
+    await Promise.all(
+      admins.map((a, i) => {
+        const shards = agree ? undefined : (before[i] ?? before.find((b) => b !== null))?.shards;
+        return a.putConfig({ epoch, writesFenced: false, ...(shards ? { shards } : {}) }).catch(() => undefined);
+      }),
+    );
+  }
+  log?.('switch interrupted: could not put every proxy on one epoch; run `cachectl switch` again or `cachectl chaos reset`');
+  return false;
 }
