@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { defaultRequest, DEFAULT_PHASES, expandMitigation, formatDuration, parseDuration, validateRequest, type ScenarioKind, type ScenarioRequest } from './request.js';
 import { parseExpectations } from './expectations.js';
+import { reportFlags } from '../report/flags.js';
 
 /** Flags every chaos scenario command shares, and how they become a ScenarioRequest. */
 export const phaseFlags = {
@@ -25,6 +26,7 @@ export const phaseFlags = {
     multiple: true,
   }),
   junit: Flags.string({ description: 'write a JUnit XML file (one testcase per expectation)' }),
+  ...reportFlags,
 };
 
 export interface PhaseFlagValues {
@@ -42,6 +44,9 @@ export interface PhaseFlagValues {
   'proxy-timeout': string;
   expect?: string[];
   junit?: string;
+  report?: string;
+  'results-dir'?: string;
+  save?: boolean;
   mitigation?: string;
   fault?: string;
   'switch-after'?: string;
@@ -68,5 +73,6 @@ export function requestFromFlags(scenario: ScenarioKind, f: PhaseFlagValues): Sc
   // Fail on a bad rule before starting anything.
   parseExpectations(req.expect);
   if (f.junit) req.junit = f.junit;
+  Object.assign(req, { report: f.report, resultsDir: f['results-dir'], save: f.save });
   return validateRequest(req);
 }

@@ -41,6 +41,10 @@ export interface ScenarioRequest {
   switchAfterMs?: number;
   expect: string[];
   junit?: string;
+  /** --report / --results-dir / --no-save: the HTML report and the saved run (src/report) */
+  report?: string;
+  resultsDir?: string;
+  save?: boolean;
 }
 
 /** "3s", "500ms", "1.5s", "2m", or a bare number of ms. */

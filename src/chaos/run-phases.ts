@@ -1,4 +1,5 @@
 import { checkHistory, type CheckReport } from '../checker/check.js';
+import type { RunProgressHooks } from '../report/run-hooks.js';
 import { summarizeDivergence, type DivergenceReport } from '../checker/divergence.js';
 import { CachectlError } from '../errors.js';
 import type { ProxyRuntimeConfig } from '../proxy/config.js';
@@ -64,11 +65,21 @@ export interface RunPlan {
   findings: (m: ChaosMetrics, ctx: { request: ScenarioRequest; notes: string[]; switch?: SwitchResult; check: CheckReport; proxyStats: unknown[] }) => string[];
 }
 
+/** Live progress (src/report's ProgressReporter fits): phases, per-second samples, run changes. */
+export interface RunProgress {
+  startRun(label: string, plan?: Array<{ name: PhaseName; ms: number }>): void;
+  phase(name: PhaseName): void;
+  second(sample: { ops: number; fails?: number; unknowns?: number }): void;
+}
+
 export interface RunOptions {
+  progress?: RunProgress;
   clock?: Clock;
   log?: (line: string) => void;
   /** scenario start (monotonic), for MitigationRun.offsetMs */
   scenarioStartMono: number;
+  /** live progress (src/report/run-hooks.ts) */
+  progress?: RunProgressHooks;
 }
 
 function abortableSleep(clock: Clock, signal: AbortSignal): (ms: number) => Promise<void> {
@@ -158,6 +169,13 @@ export async function runPhases(plan: RunPlan, session: ClusterSession, guard: F
   }));
   await session.waitProxiesHealthy();
   const { db } = openSourceOfTruth(':memory:');
+  options.progress?.startRun(plan.label, [
+    { name: 'warm-up', ms: request.warmupMs },
+    { name: 'fault', ms: request.faultMs },
+    { name: 'heal', ms: request.healMs },
+    { name: 'settle', ms: request.settleMs },
+    { name: 'verify', ms: 1000 },
+  ]);
 
   const timeline = new TimelineRecorder(clock, (ev) => log(`  [${(ev.atMs / 1000).toFixed(1)}s] ${ev.message}`));
   guard.useTimeline(timeline);
@@ -208,7 +226,7 @@ export async function runPhases(plan: RunPlan, session: ClusterSession, guard: F
       timeoutMs: Math.max(1000, request.proxyTimeoutMs * 4),
       database: db,
       signal: stopWorkload.signal,
-    });
+    }, { onSecond: options.progress ? (s) => options.progress?.second(s) : undefined });
     // If the workload dies early (a bug, the proxy gone), stop waiting on the phases.
     let workloadFailed: unknown;
     workloadPromise.catch((err: unknown) => {
@@ -216,6 +234,8 @@ export async function runPhases(plan: RunPlan, session: ClusterSession, guard: F
     });
     const phase = async (name: PhaseName, ms: number, body?: () => Promise<void>): Promise<void> => {
       timeline.startPhase(name, ms);
+      options.progress?.phase(name);
+      options.progress?.phase(name);
       phaseStartMs[name] = timeline.elapsed();
       const started = clock.monotonic();
       if (body) await body();
@@ -247,6 +267,7 @@ export async function runPhases(plan: RunPlan, session: ClusterSession, guard: F
     });
     await phase('settle', request.settleMs);
     timeline.startPhase('verify', 0);
+    options.progress?.phase('verify');
     stopWorkload.abort();
     workload = await workloadPromise;
     timeline.event('workload-stop', `workload stopped: ${workload.counts.ops} operations (${Math.round(workload.opsPerSecond)} ops/s)`);

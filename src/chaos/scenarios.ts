@@ -1,4 +1,5 @@
 import type { CachectlConfig } from '../config/schema.js';
+import { chaosPhasePlan, type RunProgressHooks } from '../report/run-hooks.js';
 import { CachectlError } from '../errors.js';
 import type { ProxyNodeAddr } from '../proxy/config.js';
 import { systemClock, type Clock } from '../util/clock.js';
@@ -9,7 +10,7 @@ import { CHAOS_PREFIX, type FaultSpec } from './faults.js';
 import { withFaultGuard } from './guard.js';
 import { addrText } from './proxy-admin.js';
 import { replayCommand, type ScenarioRequest } from './request.js';
-import { runPhases, type RunContext, type RunPlan } from './run-phases.js';
+import { runPhases, type RunContext, type RunPlan, type RunProgress } from './run-phases.js';
 import { ClusterSession } from './session.js';
 import { runRejoin, runSwitch } from './switch.js';
 import type { ChaosMetrics, ChaosRunResult, ChaosScenarioName, MitigationRun, SwitchResult } from './types.js';
@@ -21,11 +22,16 @@ import type { ChaosMetrics, ChaosRunResult, ChaosScenarioName, MitigationRun, Sw
 
 export interface ScenarioRunOptions {
   log?: (line: string) => void;
+  /** live progress line (the CLI passes src/report's reporter on a terminal) */
+  progress?: RunProgress;
   /** the CLI installs SIGINT/SIGTERM handlers that revert and exit 130 */
   handleSignals?: boolean;
   clock?: Clock;
   /** swap the exit on interrupt (tests) */
   exit?: (code: number) => void;
+  /** live progress on stderr (not with --json): src/report/run-hooks.ts */
+  live?: boolean;
+  progress?: RunProgressHooks;
 }
 
 const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
@@ -369,7 +375,8 @@ export async function runChaosScenario(config: CachectlConfig, request: Scenario
         signal.addEventListener('abort', () => (interrupted = true), { once: true });
         for (const plan of plans) {
           log(`run ${runs.length + 1}/${plans.length}: ${plan.label}`);
-          const run = await runPhases(plan, session, guard, signal, request, { clock, log, scenarioStartMono: startMono });
+          options.progress?.startRun(plan.label, chaosPhasePlan(request));
+          const run = await runPhases(plan, session, guard, signal, request, { clock, log, scenarioStartMono: startMono, progress: options.progress });
           runs.push(run);
           log(`run ${plan.label} done in ${(run.durationMs / 1000).toFixed(1)}s: ${run.verdict}`);
         }

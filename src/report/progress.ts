@@ -147,38 +147,47 @@ export function createProgress(opts: ProgressOptions = {}): ProgressReporter {
     return total === undefined ? undefined : Math.max(0, total - elapsed);
   };
 
-  const phaseBar = (): string => {
+  const phaseBar = (full: boolean): string => {
     if (!plan.length) return phaseName ? BOLD(String(phaseName), color) : '';
+    if (!full) {
+      // Narrow terminal: the current phase and where it sits in the plan.
+      const idx = plan.findIndex((p) => p.name === phaseName);
+      return idx < 0 ? '' : `${BOLD(String(phaseName), color)} ${DIM(`${idx + 1}/${plan.length}`, color)}`;
+    }
     const idx = plan.findIndex((p) => p.name === phaseName);
     return plan
       .map((p, i) => (i === idx ? BOLD(`[${p.name}]`, color) : i < idx ? DIM(p.name, color) : p.name))
       .join(DIM(' › ', color));
   };
 
-  const compose = (now: number): string => {
+  const compose = (now: number, fullPhases = true): string => {
     const elapsed = now - startedAt;
     const remaining = remainingMs(now);
     const parts = [
       ...(label ? [BOLD(label, color)] : []),
-      phaseBar(),
-      `${formatClock(elapsed)}${remaining === undefined ? '' : ` / -${formatClock(remaining)}`}`,
+      phaseBar(fullPhases),
+      `${formatClock(elapsed)}${remaining === undefined ? '' : `/-${formatClock(remaining)}`}`,
       `${compact(opsPerSec)} ops/s`,
       `errors ${errors ? RED(compact(errors), color) : '0'}`,
-      `unknown ${compact(unknowns)}`,
+      // Unknown outcomes are rare and alarming: shown once there is one.
+      unknowns ? `unknown ${compact(unknowns)}` : '',
       `stale reads ${staleReads ? RED(compact(staleReads), color) : '0'}`,
     ].filter(Boolean);
-    return parts.join(DIM('  ·  ', color));
+    return parts.join(DIM(' · ', color));
   };
 
   const draw = (force = false): void => {
     const now = clock.monotonic();
-    const full = compose(now);
+    // A pty without a size reports 0 columns: assume a classic terminal width.
+    const width = Math.max(20, (stream.columns || 100) - 1);
+    let full = compose(now);
+    if (full.replace(ANSI, '').length > width) full = compose(now, false);
+    full = truncateVisible(full, width);
     text = full.replace(ANSI, '');
     if (!active) return;
     if (!force && now - lastDraw < minRedrawMs) return;
     lastDraw = now;
-    const width = Math.max(20, (stream.columns ?? 100) - 1);
-    stream.write(`\r\x1b[2K${truncateVisible(full, width)}`);
+    stream.write(`\r\x1b[2K${full}`);
     drawn = true;
   };
 

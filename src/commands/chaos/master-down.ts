@@ -32,7 +32,7 @@ Without a running cluster (\`cachectl up\`), an ephemeral one is started on free
   async run(): Promise<ChaosRunResult> {
     const { config } = this.loadConfig();
     const request = requestFromFlags('master-down', this.flags);
-    const { result, exitCode } = await executeChaos(config, request, { log: (l) => this.out.progress(l), handleSignals: true });
+    const { result, exitCode } = await executeChaos(config, request, { log: (l) => this.out.progress(l), handleSignals: true, live: !this.jsonEnabled() });
     if (!this.jsonEnabled()) this.out.result(renderChaosResult(result, this.out.color));
     return this.finish(result, exitCode);
   }

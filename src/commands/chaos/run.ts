@@ -20,7 +20,7 @@ export default class ChaosRun extends BaseCommand<typeof ChaosRun> {
   async run(): Promise<ChaosRunResult> {
     const { config } = this.loadConfig();
     const request = loadScenarioFile(this.args.file);
-    const { result, exitCode } = await executeChaos(config, request, { log: (l) => this.out.progress(l), handleSignals: true });
+    const { result, exitCode } = await executeChaos(config, request, { log: (l) => this.out.progress(l), handleSignals: true, live: !this.jsonEnabled() });
     if (!this.jsonEnabled()) this.out.result(renderChaosResult(result, this.out.color));
     return this.finish(result, exitCode);
   }

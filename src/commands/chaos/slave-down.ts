@@ -22,7 +22,7 @@ export default class ChaosSlaveDown extends BaseCommand<typeof ChaosSlaveDown> {
   async run(): Promise<ChaosRunResult> {
     const { config } = this.loadConfig();
     const request = requestFromFlags('slave-down', this.flags);
-    const { result, exitCode } = await executeChaos(config, request, { log: (l) => this.out.progress(l), handleSignals: true });
+    const { result, exitCode } = await executeChaos(config, request, { log: (l) => this.out.progress(l), handleSignals: true, live: !this.jsonEnabled() });
     if (!this.jsonEnabled()) this.out.result(renderChaosResult(result, this.out.color));
     return this.finish(result, exitCode);
   }
