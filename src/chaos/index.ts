@@ -10,8 +10,6 @@ export type { ChaosRunResult } from './types.js';
 export interface ExecuteChaosOptions extends ScenarioRunOptions {
   /** draw a live progress line on a terminal (the CLI: when not --json) */
   live?: boolean;
-  /** save the run for `cachectl runs` and write the HTML report (src/report) */
-  artifacts?: { report?: string; resultsDir?: string; save?: boolean; stateDir: string };
 }
 
 /**
@@ -32,8 +30,7 @@ export async function executeChaos(
     live.progress?.done();
   }
   if (request.junit) writeJunit(request.junit, result);
-  const artifacts = options.artifacts
-    ? saveChaosArtifacts(result, { report: options.artifacts.report, resultsDir: options.artifacts.resultsDir, save: options.artifacts.save }, options.artifacts.stateDir, options.log)
-    : {};
+  // The run is kept for `cachectl runs` (unless --no-save) and rendered with --report (src/report).
+  const artifacts = saveChaosArtifacts(result, { report: request.report, resultsDir: request.resultsDir, save: request.save }, config.stateDir, options.log);
   return { result, exitCode: result.verdict === 'pass' ? 0 : 1, artifacts };
 }

@@ -1,5 +1,4 @@
 import { checkHistory, type CheckReport } from '../checker/check.js';
-import type { RunProgressHooks } from '../report/run-hooks.js';
 import { summarizeDivergence, type DivergenceReport } from '../checker/divergence.js';
 import { CachectlError } from '../errors.js';
 import type { ProxyRuntimeConfig } from '../proxy/config.js';
@@ -78,8 +77,6 @@ export interface RunOptions {
   log?: (line: string) => void;
   /** scenario start (monotonic), for MitigationRun.offsetMs */
   scenarioStartMono: number;
-  /** live progress (src/report/run-hooks.ts) */
-  progress?: RunProgressHooks;
 }
 
 function abortableSleep(clock: Clock, signal: AbortSignal): (ms: number) => Promise<void> {
@@ -234,7 +231,6 @@ export async function runPhases(plan: RunPlan, session: ClusterSession, guard: F
     });
     const phase = async (name: PhaseName, ms: number, body?: () => Promise<void>): Promise<void> => {
       timeline.startPhase(name, ms);
-      options.progress?.phase(name);
       options.progress?.phase(name);
       phaseStartMs[name] = timeline.elapsed();
       const started = clock.monotonic();

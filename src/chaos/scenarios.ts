@@ -1,5 +1,4 @@
 import type { CachectlConfig } from '../config/schema.js';
-import { chaosPhasePlan, type RunProgressHooks } from '../report/run-hooks.js';
 import { CachectlError } from '../errors.js';
 import type { ProxyNodeAddr } from '../proxy/config.js';
 import { systemClock, type Clock } from '../util/clock.js';
@@ -29,9 +28,6 @@ export interface ScenarioRunOptions {
   clock?: Clock;
   /** swap the exit on interrupt (tests) */
   exit?: (code: number) => void;
-  /** live progress on stderr (not with --json): src/report/run-hooks.ts */
-  live?: boolean;
-  progress?: RunProgressHooks;
 }
 
 const plural = (n: number, one: string, many = `${one}s`): string => `${n} ${n === 1 ? one : many}`;
@@ -375,7 +371,6 @@ export async function runChaosScenario(config: CachectlConfig, request: Scenario
         signal.addEventListener('abort', () => (interrupted = true), { once: true });
         for (const plan of plans) {
           log(`run ${runs.length + 1}/${plans.length}: ${plan.label}`);
-          options.progress?.startRun(plan.label, chaosPhasePlan(request));
           const run = await runPhases(plan, session, guard, signal, request, { clock, log, scenarioStartMono: startMono, progress: options.progress });
           runs.push(run);
           log(`run ${plan.label} done in ${(run.durationMs / 1000).toFixed(1)}s: ${run.verdict}`);
