@@ -23,11 +23,11 @@ import { asciiOnce, pidAlive, rawExchange, splitAt, startChildProxy, type Addr, 
  * per server), in the same order, and the proxy must close exactly where memcached closes. The
  * proxy must never die, and after each ASCII stream master and slave must hold the same values.
  *
- *   CACHECTL_FUZZ_SEED=<n>  replay a run      CACHECTL_FUZZ_RUNS=<n>  inputs per property (default 120)
+ *   CACHECTL_FUZZ_SEED=<n>  replay a run      CACHECTL_FUZZ_RUNS=<n>  inputs per property (default 100)
  */
 
 const SEED = Number(process.env.CACHECTL_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
-const RUNS = Number(process.env.CACHECTL_FUZZ_RUNS ?? 120);
+const RUNS = Number(process.env.CACHECTL_FUZZ_RUNS ?? 100);
 /** CACHECTL_FUZZ_SURVEY=1: collect every mismatch instead of stopping at the first (for triage) */
 const SURVEY = process.env.CACHECTL_FUZZ_SURVEY === '1';
 const mismatches: string[] = [];
@@ -53,38 +53,47 @@ afterAll(async () => {
   await servers.stopAll();
 });
 
-async function differential(input: FuzzInput, normalise: (b: Buffer) => string): Promise<string> {
-  const prefix = `z${SEED.toString(36)}r${++runCounter}:`;
-  const bytes = input.render(prefix);
-  const chunks = splitAt(
-    bytes,
-    input.cuts.map((c) => Math.floor(c * bytes.length)),
-  );
+async function differential(input: FuzzInput, normalise: (b: Buffer) => string): Promise<{ what: string; prefix: string }> {
   tried[input.describe] = (tried[input.describe] ?? 0) + 1;
-  if (process.env.CACHECTL_FUZZ_DUMP) appendFileSync(process.env.CACHECTL_FUZZ_DUMP, `${JSON.stringify({ hex: bytes.toString('hex'), cuts: chunks.map((c) => c.length) })}\n`);
-  const ref = await rawExchange(reference.port, chunks, { idleMs: 60 });
-  // the proxy is two hops away: wait longer, but stop waiting once it has said as much as memcached
-  const got = await rawExchange(proxy.port, chunks, {
-    idleMs: 1500,
-    maxMs: 6000,
-    enough: (reply, closed) => reply.length >= ref.reply.length && (closed || !ref.closed),
-  });
-  const what = `${input.describe} stream ${JSON.stringify(bytes.toString('latin1'))} split into ${chunks.map((c) => c.length).join('+')} bytes (seed ${SEED})`;
-  const want = normalise(ref.reply);
-  const have = normalise(got.reply);
-  // memcached holds the replies of one read until it has written them, and (a) drops them when it
-  // closes the connection (e.g. on an over-long line), (b) keeps them back while it waits for the
-  // rest of a data block. The proxy answers each request at once. So: where memcached closed or
-  // left the stream waiting, the proxy must say at least what memcached said, in the same order.
-  const same = have === want || (have.startsWith(want) && (ref.closed || input.describe.includes('ascii')));
-  if (SURVEY && (!same || got.closed !== ref.closed)) {
-    mismatches.push(`${what}\n  memcached (${ref.closed ? 'closed' : 'open'}): ${JSON.stringify(want)}\n  proxy     (${got.closed ? 'closed' : 'open'}): ${JSON.stringify(have)}`);
-  } else {
-    if (!same) expect(have, what).toBe(want);
-    expect(got.closed, `closed where memcached ${ref.closed ? 'closed' : 'kept the connection'}: ${what}`).toBe(ref.closed);
+  const base = `z${SEED.toString(36)}r${++runCounter}`;
+  // a mismatch is replayed once on fresh keys with longer quiet windows before it counts, so a
+  // loaded machine (a reply later than the idle window) cannot pass for a protocol difference
+  let last: { what: string; prefix: string; want: string; have: string; same: boolean; refClosed: boolean; gotClosed: boolean } | undefined;
+  for (const [attempt, refIdle] of [[0, 60], [1, 400]] as const) {
+    const prefix = `${base}${attempt ? 'b' : ''}:`;
+    const bytes = input.render(prefix);
+    const chunks = splitAt(
+      bytes,
+      input.cuts.map((c) => Math.floor(c * bytes.length)),
+    );
+    if (process.env.CACHECTL_FUZZ_DUMP) appendFileSync(process.env.CACHECTL_FUZZ_DUMP, `${JSON.stringify({ hex: bytes.toString('hex'), cuts: chunks.map((c) => c.length) })}\n`);
+    const ref = await rawExchange(reference.port, chunks, { idleMs: refIdle });
+    // the proxy is two hops away: wait longer, but stop waiting once it has said as much as memcached
+    const got = await rawExchange(proxy.port, chunks, {
+      idleMs: 1500,
+      maxMs: 6000,
+      enough: (reply, closed) => reply.length >= ref.reply.length && (closed || !ref.closed),
+    });
+    const what = `${input.describe} stream ${JSON.stringify(bytes.toString('latin1'))} split into ${chunks.map((c) => c.length).join('+')} bytes (seed ${SEED})`;
+    const want = normalise(ref.reply);
+    const have = normalise(got.reply);
+    // memcached holds the replies of one read until it has written them, and (a) drops them when it
+    // closes the connection (e.g. on an over-long line), (b) keeps them back while it waits for the
+    // rest of a data block. The proxy answers each request at once. So: where memcached closed or
+    // (ASCII) left the stream waiting, the proxy must say at least what memcached said, in order.
+    const same = have === want || (have.startsWith(want) && (ref.closed || input.describe.includes('ascii')));
+    last = { what, prefix, want, have, same, refClosed: ref.closed, gotClosed: got.closed };
+    expect(pidAlive(proxy.pid), `proxy died on ${what}\n${proxy.stderr()}`).toBe(true);
+    if (same && got.closed === ref.closed) break;
   }
-  expect(pidAlive(proxy.pid), `proxy died on ${what}\n${proxy.stderr()}`).toBe(true);
-  return what;
+  const r = last!;
+  if (SURVEY && (!r.same || r.gotClosed !== r.refClosed)) {
+    mismatches.push(`${r.what}\n  memcached (${r.refClosed ? 'closed' : 'open'}): ${JSON.stringify(r.want)}\n  proxy     (${r.gotClosed ? 'closed' : 'open'}): ${JSON.stringify(r.have)}`);
+  } else {
+    if (!r.same) expect(r.have, r.what).toBe(r.want);
+    expect(r.gotClosed, `closed where memcached ${r.refClosed ? 'closed' : 'kept the connection'}: ${r.what}`).toBe(r.refClosed);
+  }
+  return { what: r.what, prefix: r.prefix };
 }
 
 function backendErrors(stats: { nodes: { errors: number }[] }): number {
@@ -103,8 +112,8 @@ describe('protocol fuzzing (differential against memcached)', () => {
   it('ASCII: valid commands mixed with malformed ones and garbage, split at random offsets', async () => {
     await fc.assert(
       fc.asyncProperty(asciiStream, async (input) => {
-        const what = await differential(input, normaliseAscii);
-        await replicasAgree(`z${SEED.toString(36)}r${runCounter}:`, what);
+        const { what, prefix } = await differential(input, normaliseAscii);
+        await replicasAgree(prefix, what);
       }),
       { seed: SEED, numRuns: RUNS, endOnFailure: true },
     );
