@@ -5,13 +5,12 @@ import { checkHistory, type CheckReport } from '../checker/check.js';
 import { summarizeDivergence, type DivergenceReport } from '../checker/divergence.js';
 import { CachectlError, usageError } from '../errors.js';
 import { loadClusterState, memcachedNode, parseEndpoint, proxyEndpoints, toxiproxyLink } from '../runtime/cluster.js';
-import type { Endpoint } from '../runtime/types.js';
+import type { ClusterState, Endpoint } from '../runtime/types.js';
 import { SqliteSourceOfTruth } from './database.js';
-import { readHistoryFile, writeHistoryFile } from './history.js';
+import { readHistoryFile, writeHistoryFile, type HistoryMeta, type HistoryOp } from './history.js';
 import { runWorkload, workloadKeyNames, type ClientMitigation, type Distribution, type SecondStats, type StopReason } from './runner.js';
 import { scanShards, type FinalScan, type ShardNodes } from './scan.js';
 import { HttpProxyAdmin } from '../chaos/proxy-admin.js';
-import type { ClusterState } from '../runtime/types.js';
 
 /**
  * What `cachectl workload` and `cachectl check` call: resolve where things are (the running
@@ -238,7 +237,7 @@ export async function runCheckCommand(input: CheckCommandInput): Promise<CheckCo
   if (input.noScan && !input.history) throw usageError('--no-scan only makes sense with --history', 'pass --history FILE, or drop --no-scan');
   let prefix = input.prefix ?? '';
   let keys: string[];
-  let history: { meta: Record<string, unknown>; ops: import('./history.js').HistoryOp[] } | undefined;
+  let history: { meta: HistoryMeta; ops: HistoryOp[] } | undefined;
   if (input.history) {
     history = await readHistoryFile(input.history);
     const metaPrefix = typeof history.meta.keyPrefix === 'string' ? history.meta.keyPrefix : undefined;
