@@ -13,8 +13,8 @@
  * p99 comes from memaslap's log2 latency histogram (buckets [2^k, 2^(k+1)) us), interpolated
  * linearly inside the bucket: coarse, but the same for every target.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,6 +86,28 @@ function memaslap(bin: string, target: string, seconds: number): Promise<{ tps: 
   });
 }
 
+const ROOT = join(import.meta.dirname, '..');
+
+/**
+ * The proxy under test is the built CLI (`node bin/run.js proxy`), exactly what `cachectl up` runs.
+ * Build first; type errors elsewhere in the tree do not stop tsc from emitting, so only a missing
+ * output is fatal.
+ */
+function buildCli(): void {
+  process.stderr.write('building (npm run build) ...\n');
+  const r = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'ignore' });
+  if (!existsSync(join(ROOT, 'dist', 'commands', 'proxy.js'))) {
+    process.stderr.write('bench:proxy: the build produced no dist/commands/proxy.js; run `npm run build` and fix what it reports\n');
+    process.exit(2);
+  }
+  if (r.status !== 0) process.stderr.write('warning: tsc reported errors (elsewhere in the tree); using what it emitted\n');
+}
+
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024;
+}
+
 function peakRssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024;
@@ -109,6 +131,7 @@ async function stopChild(child: ChildProcess): Promise<void> {
 async function main(): Promise<void> {
   const memaslapBin = need('memcaslap');
   const nutcracker = need('nutcracker');
+  buildCli();
   const dir = mkdtempSync(join(tmpdir(), 'cachectl-bench-'));
   const started: ManagedProcess[] = [];
   const children: ChildProcess[] = [];
@@ -119,7 +142,7 @@ async function main(): Promise<void> {
   });
   const results: Result[] = [];
   try {
-    const [mcPort, slavePort, twemPort, twemStats, proxyPort, proxyAdmin, bhProxyPort, bhAdmin, holePort] = await getFreePorts(9);
+    const [mcPort, slavePort, twemPort, twemStats, proxyPort, proxyAdmin, bhProxyPort, bhAdmin, holePort, pipePort] = await getFreePorts(10);
     const mc = await startMemcached({ port: mcPort, memoryMb: 256, threads: 2 });
     const slave = await startMemcached({ port: slavePort, memoryMb: 256, threads: 2 });
     started.push(mc, slave);
@@ -132,17 +155,23 @@ async function main(): Promise<void> {
     children.push(twem);
 
     const proxyArgs = (port: number, admin: number, slaveAddr: string): string[] => [
-      '--import', 'tsx', join(import.meta.dirname, 'proxy-server.ts'),
+      join(ROOT, 'bin', 'run.js'), 'proxy', '--name', 'bench-proxy',
       '--port', String(port), '--admin-port', String(admin), '--master', `127.0.0.1:${mcPort}`, '--slave', slaveAddr, '--replication', 'sync', '--timeout-ms', '500',
     ];
     const proxy = spawn(process.execPath, proxyArgs(proxyPort, proxyAdmin, `127.0.0.1:${slavePort}`), { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, CACHECTL_ADMIN_TOKEN: 'bench' } });
     children.push(proxy);
-    await waitUntil('twemproxy and cachectl proxy listening', async () => (await isPortOpen('127.0.0.1', twemPort)) && (await isPortOpen('127.0.0.1', proxyPort)), { timeoutMs: 15_000 });
+    // Reference for the platform's ceiling: a Node.js process that only pipes bytes (no parsing,
+    // no routing, no replication, one backend connection per client).
+    const pipeCode = `const net=require('net');net.createServer({noDelay:true},c=>{const s=net.connect(${mcPort},'127.0.0.1');s.setNoDelay(true);c.pipe(s);s.pipe(c);c.on('error',()=>s.destroy());s.on('error',()=>c.destroy());c.on('close',()=>s.destroy());}).listen(${pipePort},'127.0.0.1')`;
+    const pipe = spawn(process.execPath, ['-e', pipeCode], { stdio: 'ignore' });
+    children.push(pipe);
+    await waitUntil('twemproxy, node pipe and cachectl proxy listening', async () => (await isPortOpen('127.0.0.1', twemPort)) && (await isPortOpen('127.0.0.1', proxyPort)) && (await isPortOpen('127.0.0.1', pipePort)), { timeoutMs: 15_000 });
 
     const targets: Array<[string, number, ChildProcess | undefined]> = [
       ['memcached (direct)', mcPort, undefined],
       ['twemproxy', twemPort, twem],
       ['cachectl proxy (sync replication)', proxyPort, proxy],
+      ['node raw pipe (ceiling reference)', pipePort, pipe],
     ];
     process.stderr.write(`memaslap: ${SECONDS}s per target, ${THREADS} threads, concurrency ${CONCURRENCY}, ASCII, get/set 90/10\n`);
     for (const [name, port, child] of targets) {
@@ -157,7 +186,9 @@ async function main(): Promise<void> {
     const bh = spawn(process.execPath, proxyArgs(bhProxyPort, bhAdmin, `127.0.0.1:${holePort}`), { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, CACHECTL_ADMIN_TOKEN: 'bench' } });
     children.push(bh);
     await waitUntil('cachectl proxy (black-holed slave) listening', () => isPortOpen('127.0.0.1', bhProxyPort), { timeoutMs: 15_000 });
-    const r = await memaslap(memaslapBin, `127.0.0.1:${bhProxyPort}`, SECONDS);
+    const samples: number[] = [];
+    const sampler = setInterval(() => samples.push(rssMb(bh.pid!)), 1000);
+    const r = await memaslap(memaslapBin, `127.0.0.1:${bhProxyPort}`, SECONDS).finally(() => clearInterval(sampler));
     const stats = (await (await fetch(`http://127.0.0.1:${bhAdmin}/stats`)).json()) as { replication: { failures: number; pendingInvalidations: number } };
     results.push({ name: 'cachectl proxy, black-holed slave', tps: r.tps, p99us: r.p99, avgus: r.avg, peakRssMb: peakRssMb(bh.pid!) });
 
@@ -170,7 +201,9 @@ async function main(): Promise<void> {
     const twemTps = results[1].tps;
     const ours = results[2].tps;
     console.log(`\nratio cachectl/twemproxy (throughput): ${(ours / twemTps).toFixed(2)}  (target >= 1.0; cachectl also writes every set to the slave, twemproxy does not)`);
-    console.log(`black-holed slave: ${stats.replication.failures} replication failures, ${stats.replication.pendingInvalidations} pending invalidations, peak RSS ${results[3].peakRssMb?.toFixed(1)} MB`);
+    console.log(`ratio cachectl/node-raw-pipe (throughput): ${(ours / results[3].tps).toFixed(2)}  (how close the proxy is to what a Node.js process can forward at all)`);
+    console.log(`black-holed slave: ${stats.replication.failures} replication failures, ${stats.replication.pendingInvalidations} pending invalidations, peak RSS ${results[4].peakRssMb?.toFixed(1)} MB`);
+    console.log(`black-holed slave RSS per second under load (MB): ${samples.map((x) => x.toFixed(0)).join(' ')}`);
   } finally {
     for (const s of held) s.destroy();
     hole.close();

@@ -460,7 +460,7 @@ export class ProxyEngine {
   private retryPending(): void {
     if (this.pending.size === 0) return;
     let budget = 256 - this.retrying.size;
-    for (const e of this.pending.entries()) {
+    for (const e of this.pending.entries(budget + this.retrying.size + 1024)) {
       if (budget <= 0) break;
       const shard = this.shards.find((s) => s.name === e.shard);
       if (!shard || !shard.slave) {
@@ -511,6 +511,10 @@ export class ProxyEngine {
       masterFailures: this.stats.masterFailures,
       failovers: this.stats.failovers,
       writesRefusedFenced: this.stats.writesRefusedFenced,
+      memory: (() => {
+        const m = process.memoryUsage();
+        return { rssBytes: m.rss, heapUsedBytes: m.heapUsed, externalBytes: m.external, arrayBuffersBytes: m.arrayBuffers };
+      })(),
     };
   }
 

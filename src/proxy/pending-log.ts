@@ -17,10 +17,16 @@ export interface PendingEntry {
   key: Buffer | null;
 }
 
+/** Stored form: the key as hex. Holding a Buffer would pin an 8 KiB allocation-pool slab per key. */
+interface StoredEntry {
+  shard: string;
+  keyHex: string | null;
+}
+
 const FLUSH = '*';
 
 export class PendingInvalidationLog {
-  private readonly live = new Map<string, PendingEntry>();
+  private readonly live = new Map<string, StoredEntry>();
   private fd: number | undefined;
   private batch: string[] = [];
   private scheduled = false;
@@ -40,8 +46,14 @@ export class PendingInvalidationLog {
     return this.live.size;
   }
 
-  entries(): PendingEntry[] {
-    return [...this.live.values()];
+  /** up to `limit` owed invalidations (oldest first) */
+  entries(limit = Infinity): PendingEntry[] {
+    const out: PendingEntry[] = [];
+    for (const e of this.live.values()) {
+      if (out.length >= limit) break;
+      out.push({ shard: e.shard, key: e.keyHex === null ? null : Buffer.from(e.keyHex, 'hex') });
+    }
+    return out;
   }
 
   private static id(shard: string, key: Buffer | null): string {
@@ -52,9 +64,9 @@ export class PendingInvalidationLog {
     for (const line of text.split('\n')) {
       const m = /^([+-]) (\S+) (\S+)$/.exec(line);
       if (!m) continue;
-      const key = m[3] === FLUSH ? null : Buffer.from(m[3], 'hex');
-      const id = PendingInvalidationLog.id(m[2], key);
-      if (m[1] === '+') this.live.set(id, { shard: m[2], key });
+      const keyHex = m[3] === FLUSH ? null : m[3];
+      const id = `${m[2]} ${m[3]}`;
+      if (m[1] === '+') this.live.set(id, { shard: m[2], keyHex });
       else this.live.delete(id);
     }
   }
@@ -67,7 +79,7 @@ export class PendingInvalidationLog {
     }
     const id = PendingInvalidationLog.id(shard, key);
     if (this.live.has(id)) return;
-    this.live.set(id, { shard, key: key ? Buffer.from(key) : null });
+    this.live.set(id, { shard, keyHex: key ? key.toString('hex') : null });
     this.append(`+ ${id}`);
   }
 

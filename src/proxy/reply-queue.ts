@@ -54,6 +54,7 @@ export class ReplyQueue {
     while (this.head < this.slots.length) {
       const s = this.slots[this.head];
       if (!s.done) break;
+      this.slots[this.head] = undefined as unknown as Slot; // do not keep sent replies alive
       this.head++;
       if (s.out !== null && !socket.destroyed) {
         if (Array.isArray(s.out)) for (const b of s.out) this.out.write(b);

@@ -38,6 +38,7 @@ export interface ProxyStatsView {
   masterFailures: number;
   failovers: number;
   writesRefusedFenced: number;
+  memory: { rssBytes: number; heapUsedBytes: number; externalBytes: number; arrayBuffersBytes: number };
 }
 
 export class ProxyStats {
@@ -95,6 +96,8 @@ export function renderPrometheus(v: ProxyStatsView): string {
   metric('cachectl_proxy_proxy_deletes_total', 'counter', 'proxy-delete mitigation deletes issued.', [['', v.replication.proxyDeletes]]);
   metric('cachectl_proxy_master_failures_total', 'counter', 'Client requests failed because the master failed.', [['', v.masterFailures]]);
   metric('cachectl_proxy_failovers_total', 'counter', 'Automatic promotions done by this proxy.', [['', v.failovers]]);
+  metric('cachectl_proxy_resident_memory_bytes', 'gauge', 'Resident set size of the proxy process.', [['', v.memory.rssBytes]]);
+  metric('cachectl_proxy_heap_used_bytes', 'gauge', 'V8 heap in use.', [['', v.memory.heapUsedBytes]]);
   metric('cachectl_proxy_writes_refused_fenced_total', 'counter', 'Mutations refused while writes were fenced.', [['', v.writesRefusedFenced]]);
   return `${out.join('\n')}\n`;
 }
