@@ -128,6 +128,9 @@ export function createProgress(opts: ProgressOptions = {}): ProgressReporter {
   let errors = 0;
   let unknowns = 0;
   let staleReads = 0;
+  // Stale reads are only known live when the sampler measures them (the checker judges after the
+  // run): never print a reassuring "0" that nobody measured.
+  let staleKnown = false;
   let lastDraw = -Infinity;
   let drawn = false;
   let text = '';
@@ -171,7 +174,7 @@ export function createProgress(opts: ProgressOptions = {}): ProgressReporter {
       `errors ${errors ? RED(compact(errors), color) : '0'}`,
       // Unknown outcomes are rare and alarming: shown once there is one.
       unknowns ? `unknown ${compact(unknowns)}` : '',
-      `stale reads ${staleReads ? RED(compact(staleReads), color) : '0'}`,
+      staleKnown ? `stale reads ${staleReads ? RED(compact(staleReads), color) : '0'}` : '',
     ].filter(Boolean);
     return parts.join(DIM(' · ', color));
   };
@@ -210,6 +213,7 @@ export function createProgress(opts: ProgressOptions = {}): ProgressReporter {
       opsPerSec = sample.ops;
       errors += sample.errors ?? sample.fails ?? 0;
       unknowns += sample.unknowns ?? 0;
+      if (sample.staleReads !== undefined) staleKnown = true;
       staleReads += sample.staleReads ?? 0;
       draw();
     },
