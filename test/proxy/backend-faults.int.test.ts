@@ -99,7 +99,7 @@ describe('backend faults', () => {
       sock.resume();
     });
     expect(closedAfter).toBeLessThan(2000);
-    await waitUntil('connection forgotten', async () => (await fetch(`http://127.0.0.1:${proxy!.adminPort}/stats`).then((r) => r.json())).connections.current === 0, { timeoutMs: 2000 });
+    await waitUntil('connection forgotten', async () => (await fetch(`http://127.0.0.1:${proxy!.adminPort}/stats`).then((r) => r.json() as Promise<{ connections: { current: number } }>)).connections.current === 0, { timeoutMs: 2000 });
   });
 
   it('a client that disconnects mid-request leaves nothing behind', async () => {
@@ -110,7 +110,7 @@ describe('backend faults', () => {
       sock.write(b(`set half${i} 0 0 100\r\nonly-part-of-the-value`));
       sock.destroy();
     }
-    await waitUntil('all client connections closed', async () => (await fetch(`http://127.0.0.1:${proxy!.adminPort}/stats`).then((r) => r.json())).connections.current === 0, { timeoutMs: 2000 });
+    await waitUntil('all client connections closed', async () => (await fetch(`http://127.0.0.1:${proxy!.adminPort}/stats`).then((r) => r.json() as Promise<{ connections: { current: number } }>)).connections.current === 0, { timeoutMs: 2000 });
     expect((await exchange(proxy.port, [b('get half0\r\n')])).reply.toString()).toBe('END\r\n');
   });
 });
