@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CLI_BIN, createCliSandbox, pidAlive } from '../helpers/cli.js';
@@ -136,5 +136,34 @@ describe('cachectl chaos master-down (e2e)', () => {
     expect(await exited, stderr).toBe(130);
     expect(readdirSync(cli.stateDir).filter((f) => f.endsWith('.state.json'))).toEqual([]);
     for (const pid of pids) expect(pidAlive(pid)).toBe(false);
+  }, 90_000);
+
+  it('chaos run takes the scenario from YAML (slave-down here), gates it and writes JUnit from the file', async () => {
+    const file = join(cli.dir, 'slave-down.yaml');
+    writeFileSync(
+      file,
+      [
+        'scenario: slave-down',
+        'seed: 4',
+        'phases: { warmup: 1s, fault: 2s, heal: 1s, settle: 1s }',
+        'workload: { clients: 4, keys: 200 }',
+        'expect:',
+        '  - missingAckedWrites == 0',
+        '  - operations == 0        # fails on purpose',
+        `junit: ${join(cli.dir, 'yaml-junit.xml')}`,
+        '',
+      ].join('\n'),
+    );
+    const res = await cli.run(['chaos', 'run', file, '--json'], { timeoutMs: 60_000 });
+    expect(res.exitCode, res.stderr).toBe(1);
+    expect(res.json).toMatchObject({ scenario: 'slave-down', seed: 4, verdict: 'fail' });
+    expect(res.json.expectations.map((e: { passed: boolean }) => e.passed)).toEqual([true, false]);
+    expect(res.json.runs[0].findings.join(' ')).toMatch(/Replication to the slave failed \d+ times/);
+    const xml = readFileSync(join(cli.dir, 'yaml-junit.xml'), 'utf8');
+    expect(xml).toContain('tests="2" failures="1"');
+    expect(xml).toMatch(/<failure message="none: expected operations == 0, measured \d+"/);
+    const bad = await cli.run(['chaos', 'run', join(cli.dir, 'missing.yaml')]);
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toContain('cannot read scenario file');
   }, 90_000);
 });
