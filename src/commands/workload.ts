@@ -2,6 +2,7 @@ import { Flags } from '@oclif/core';
 import { BaseCommand } from './base-command.js';
 import { usageError } from '../errors.js';
 import { table } from '../util/output.js';
+import { describeArtifacts, reportFlags, saveArtifactsFromFlags, type RunArtifacts } from '../report/index.js';
 import { CLIENT_MITIGATIONS, DISTRIBUTIONS, randomSeed, type ClientMitigation, type Distribution } from '../workload/index.js';
 import { formatWorkloadSummary, progressBar, parseDurationMs, runWorkloadCommand, type WorkloadCommandResult } from '../workload/index.js';
 
@@ -37,9 +38,10 @@ The seed is printed: rerun with --seed to replay the same choices. Progress goes
     history: Flags.string({ description: 'write every operation to this file as JSON lines' }),
     target: Flags.string({ description: 'what the clients talk to in the running cluster', options: ['proxy', 'master'], default: 'proxy' }),
     servers: Flags.string({ description: 'talk to these host:port addresses instead of the cluster (repeatable)', multiple: true }),
+    ...reportFlags,
   };
 
-  async run(): Promise<WorkloadCommandResult> {
+  async run(): Promise<WorkloadCommandResult & { artifacts: RunArtifacts }> {
     const f = this.flags;
     const { config } = this.loadConfig();
     const readRatio = Number(f['read-ratio']);
@@ -51,6 +53,7 @@ The seed is printed: rerun with --seed to replay the same choices. Progress goes
     const onSignal = (): void => controller.abort();
     process.once('SIGINT', onSignal);
     const bar = this.out.isTTY && !this.jsonEnabled();
+    const startedAt = new Date().toISOString();
     try {
       const result = await runWorkloadCommand(
         {
@@ -79,6 +82,10 @@ The seed is printed: rerun with --seed to replay the same choices. Progress goes
         },
       );
       if (bar) process.stderr.write('\n');
+      // Saved for `cachectl runs`, and the HTML report with --report (src/report).
+      const { warnings, ...artifacts } = saveArtifactsFromFlags(result, f, config.stateDir, { argv: ['workload', ...this.argv], startedAt });
+      for (const w of warnings) this.out.warn(w);
+      for (const line of describeArtifacts(artifacts)) this.out.progress(line);
       if (!this.jsonEnabled()) {
         const summary = formatWorkloadSummary(result);
         this.out.result(summary.header);
@@ -89,7 +96,7 @@ The seed is printed: rerun with --seed to replay the same choices. Progress goes
         this.out.result('');
         this.out.result(result.check.verdict.ok ? this.out.color.green(result.check.verdict.summary) : this.out.color.red(result.check.verdict.summary));
       }
-      return result;
+      return { ...result, artifacts };
     } finally {
       process.off('SIGINT', onSignal);
     }

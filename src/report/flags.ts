@@ -24,23 +24,29 @@ export interface ReportFlagValues {
 
 /**
  * Save the run and write the report. JUnit is left to the caller when it has its own writer
- * (`junit: false`), so a file is never written twice.
+ * (`junit: false`), so a file is never written twice. Never throws: the run already happened and
+ * its result must still print; a failure comes back in `warnings`.
  */
 export function saveArtifactsFromFlags(
   result: unknown,
   flags: ReportFlagValues,
   stateDir: string,
   opts: { argv?: string[]; startedAt?: string; junit?: boolean; version?: string } = {},
-): RunArtifacts {
-  return saveRunArtifacts(result, {
-    report: flags.report,
-    junit: opts.junit === false ? undefined : flags.junit,
-    resultsDir: resolveResultsDir({ flag: flags['results-dir'], stateDir }),
-    save: flags.save !== false,
-    argv: opts.argv,
-    startedAt: opts.startedAt,
-    version: opts.version,
-  });
+): RunArtifacts & { warnings: string[] } {
+  try {
+    const artifacts = saveRunArtifacts(result, {
+      report: flags.report,
+      junit: opts.junit === false ? undefined : flags.junit,
+      resultsDir: resolveResultsDir({ flag: flags['results-dir'], stateDir }),
+      save: flags.save !== false,
+      argv: opts.argv,
+      startedAt: opts.startedAt,
+      version: opts.version,
+    });
+    return { ...artifacts, warnings: [] };
+  } catch (err) {
+    return { warnings: [`could not save the run or write the report: ${(err as Error).message}`] };
+  }
 }
 
 /** Lines for the human output: where the artifacts went. */
