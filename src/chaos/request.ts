@@ -214,7 +214,11 @@ export function replayCommand(req: ScenarioRequest): string {
   parts.push('--seed', String(req.seed));
   parts.push('--warmup', formatDuration(req.warmupMs), '--fault-duration', formatDuration(req.faultMs), '--heal', formatDuration(req.healMs), '--settle', formatDuration(req.settleMs));
   parts.push('--clients', String(req.clients), '--keys', String(req.keys), '--rate', String(req.opsPerSecond));
-  if (req.readPolicy !== 'balanced') parts.push('--read-policy', req.readPolicy);
+  const d = defaultRequest(req.scenario);
+  if (req.readRatio !== d.readRatio) parts.push('--read-ratio', String(req.readRatio));
+  if (req.readPolicy !== d.readPolicy) parts.push('--read-policy', req.readPolicy);
+  if (req.shortTtlSeconds !== d.shortTtlSeconds) parts.push('--short-ttl', `${req.shortTtlSeconds}s`);
+  if (req.proxyTimeoutMs !== d.proxyTimeoutMs) parts.push('--proxy-timeout', formatDuration(req.proxyTimeoutMs));
   if (req.switchAfterMs !== undefined) parts.push('--switch-after', formatDuration(req.switchAfterMs));
   for (const e of req.expect) parts.push('--expect', `'${e}'`);
   return parts.join(' ');

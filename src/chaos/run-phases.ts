@@ -245,7 +245,11 @@ export async function runPhases(plan: RunPlan, session: ClusterSession, guard: F
     await phase('fault', request.faultMs, async () => {
       faultWindow.from = timeline.elapsed();
       heal = await plan.inject(ctx);
-      if (plan.duringFault) during = plan.duringFault(ctx);
+      if (plan.duringFault) {
+        during = plan.duringFault(ctx);
+        // Awaited after the fault phase; until then a rejection must not count as unhandled.
+        during.catch(() => undefined);
+      }
     });
     if (during) await during;
     const keysForScan = Array.from({ length: request.keys }, (_, i) => `${keyPrefix}${i}`);

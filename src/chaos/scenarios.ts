@@ -228,6 +228,8 @@ function flappingPlan(request: ScenarioRequest, mitigation: RunPlan['mitigation'
         }
         ctx.notes.push(`The master link flapped ${plural(flaps, 'time')} (down ${periodMs / 2} ms, up ${periodMs / 2} ms).`);
       })();
+      // Awaited by the heal; an interrupt in between must not be an unhandled rejection.
+      loop.catch(() => undefined);
       return async () => {
         stop = true;
         await loop;
