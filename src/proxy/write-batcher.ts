@@ -8,6 +8,16 @@ import type { Socket } from 'node:net';
  */
 const COPY_LIMIT = 64 * 1024;
 
+// One setImmediate for every socket that has something to send this turn.
+let dirty: WriteBatcher[] = [];
+let flushScheduled = false;
+function flushAll(): void {
+  flushScheduled = false;
+  const batch = dirty;
+  dirty = [];
+  for (const w of batch) w.flush();
+}
+
 export class WriteBatcher {
   private parts: Buffer[] = [];
   private bytes = 0;
@@ -20,7 +30,11 @@ export class WriteBatcher {
     this.bytes += buf.length;
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(this.flush);
+      dirty.push(this);
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flushAll);
+      }
     }
   }
 
