@@ -2,6 +2,7 @@ import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } fr
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createCliSandbox } from '../helpers/cli.js';
+import { TestServers } from '../helpers/servers.js';
 import { junitShapeErrors } from './xml-shape.js';
 
 /**
@@ -84,5 +85,44 @@ describe('cachectl report / runs (built CLI)', () => {
     const unknown = await cli.run(['runs', 'show', 'no-such-run', '--json']);
     expect(unknown.exitCode).toBe(2);
     expect(unknown.json.error).toMatchObject({ code: 'USAGE', message: expect.stringMatching(/no saved run matches/) });
+  });
+});
+
+describe('--report and saved runs from the real chaos and workload commands (built CLI)', () => {
+  const run = createCliSandbox({ name: 'report-run-e2e' });
+  const servers = new TestServers();
+  afterAll(async () => {
+    await servers.stopAll();
+    await run.cleanup();
+  });
+
+  it('chaos master-down --report --junit: HTML with the fault window, JUnit per rule, run saved with its replay', async () => {
+    const res = await run.run(
+      ['chaos', 'master-down', '--seed', '5', '--warmup', '1s', '--fault-duration', '2s', '--heal', '1s', '--settle', '1s', '--keys', '100', '--expect', 'staleReads == 0', '--report', 'md.html', '--junit', 'md.xml', '--json'],
+      { timeoutMs: 120_000 },
+    );
+    // The incident is reproduced, so the rule fails: exit 1, and the artifacts are still written.
+    expect(res.exitCode, res.stderr).toBe(1);
+    const html = readFileSync(join(run.dir, 'md.html'), 'utf8');
+    expect(html).toContain('class="window window-fault"');
+    expect(html).toContain(res.json.replay.replace(/'/g, '&#39;'));
+    expect(junitShapeErrors(readFileSync(join(run.dir, 'md.xml'), 'utf8'))).toEqual([]);
+    const list = await run.run(['runs', '--json']);
+    expect(list.json.runs).toHaveLength(1);
+    expect(list.json.runs[0]).toMatchObject({ scenario: 'master-down', mitigations: ['none'], verdict: 'fail', seed: 5 });
+    expect(list.json.runs[0].staleReads).toBe(res.json.runs[0].metrics.staleReads);
+  });
+
+  it('workload --report against a real memcached: report written, run saved with the exact replay command', async () => {
+    const mc = await servers.memcached();
+    const res = await run.run(['workload', '--servers', `${mc.host}:${mc.port}`, '--duration', '2s', '--clients', '2', '--keys', '50', '--seed', '99', '--report', 'wl.html', '--json']);
+    expect(res.exitCode, res.stderr).toBe(0);
+    expect(res.json.artifacts.reportFile).toBe(join(run.dir, 'wl.html'));
+    const show = await run.run(['runs', 'show', res.json.artifacts.runId, '--json']);
+    expect(show.json.report.replayCommand).toBe(`cachectl workload --servers ${mc.host}:${mc.port} --duration 2s --clients 2 --keys 50 --seed 99`);
+    const none = await run.run(['workload', '--servers', `${mc.host}:${mc.port}`, '--duration', '1s', '--clients', '1', '--keys', '10', '--no-save', '--json']);
+    expect(none.exitCode, none.stderr).toBe(0);
+    expect(none.json.artifacts).toEqual({});
+    expect((await run.run(['runs', '--json'])).json.runs).toHaveLength(2);
   });
 });
