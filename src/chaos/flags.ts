@@ -8,7 +8,7 @@ export const phaseFlags = {
   warmup: Flags.string({ description: 'warm-up before the fault (e.g. 3s, 500ms)', default: formatDuration(DEFAULT_PHASES.warmupMs) }),
   'fault-duration': Flags.string({ description: 'how long the fault lasts', default: formatDuration(DEFAULT_PHASES.faultMs) }),
   heal: Flags.string({ description: 'after the fault is reverted, before settling', default: formatDuration(DEFAULT_PHASES.healMs) }),
-  settle: Flags.string({ description: 'quiet traffic before the final check', default: formatDuration(DEFAULT_PHASES.settleMs) }),
+  settle: Flags.string({ description: 'traffic goes on after the heal, before the final scan and check', default: formatDuration(DEFAULT_PHASES.settleMs) }),
   seed: Flags.integer({ description: 'workload seed (printed with every result; the same seed replays the same run)', default: 1, min: 0 }),
   clients: Flags.integer({ description: 'concurrent workload clients', default: 8, min: 1, max: 256 }),
   keys: Flags.integer({ description: 'distinct keys; with the default rate each key is updated every ~2.5 s, so short-TTL entries can expire between updates', default: 1000, min: 1 }),
