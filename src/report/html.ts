@@ -453,7 +453,7 @@ charts.forEach(function(svg){
     var cx=x0+(t+0.5-t0)/(t1-t0)*(x1-x0);
     charts.forEach(function(c){var h=c.querySelector('.crosshair');if(h){h.setAttribute('x1',cx);h.setAttribute('x2',cx);h.setAttribute('visibility','visible');}});
     var spec=(data.charts||{})[svg.dataset.chart];if(!spec||!tip)return;
-    var ph=phaseAt(t);var ws=windowsAt(t);
+    var ph=phaseAt(t+0.5);var ws=windowsAt(t);
     var html='<b>'+esc(t+'s – '+(t+1)+'s')+(ph?' · '+esc(ph):'')+'</b>';
     if(ws.length)html+='<div style="color:#f3b38a">'+esc(ws.join(', '))+'</div>';
     spec.lines.forEach(function(l){var v=l.v[t];html+='<div class="row"><span><span class="dot" style="background:'+esc(l.color)+'"></span>'+esc(l.name)+'</span><span>'+esc(fmt(v===undefined?null:v,spec.percent))+'</span></div>';});
