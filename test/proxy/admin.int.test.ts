@@ -111,7 +111,7 @@ describe('admin API', () => {
     });
     let text = '';
     for (let i = 0; i < 40; i++) text += `set sk${i} 0 0 1\r\n${i % 10}\r\n`;
-    await exchange(proxy.port, [Buffer.from(text)], { expectBytes: 40 * 8 });
+    await exchange(proxy.port, [Buffer.from(text)], { expectBytes: 40 * 8, idleMs: 3000 });
     let onA = 0;
     let onC = 0;
     for (let i = 0; i < 40; i++) {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Op, arithExtras, encodeRequest, expirationExtras, storeExtras, HEADER_LENGTH } from '../../src/protocol/binary.js';
 import type { RunningProxy } from '../../src/proxy/server.js';
-import { TestServers, exchange, peek, proxyFor, type Addr } from './harness.js';
+import { TestServers, asciiSetup, exchange, peek, proxyFor, type Addr } from './harness.js';
 
 /**
  * Differential tests: the same bytes go to a real memcached (reference) and through the proxy
@@ -29,10 +29,17 @@ afterAll(async () => {
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 
 async function reset(setup: Buffer[]): Promise<void> {
-  await Promise.all([
-    exchange(reference.port, [b('flush_all\r\n'), ...setup], { idleMs: 40 }),
-    exchange(proxy.port, [b('flush_all\r\n'), ...setup], { idleMs: 40 }),
-  ]);
+  const text = `flush_all\r\n${Buffer.concat(setup).toString('latin1')}`;
+  await Promise.all([asciiSetup(reference.port, text), asciiSetup(proxy.port, text)]);
+}
+
+/** binary setup requests followed by a noop: done when the noop's reply arrives */
+async function binarySetup(port: number, setup: Buffer[]): Promise<void> {
+  const noop = encodeRequest({ opcode: Op.Noop, opaque: 0xfeedbeef });
+  await exchange(port, [Buffer.concat([...setup, noop])], {
+    idleMs: 3000,
+    until: (r) => r.length >= 24 && r[r.length - 24] === 0x81 && r[r.length - 23] === Op.Noop && r.readUInt32BE(r.length - 12) === 0xfeedbeef,
+  });
 }
 
 /** ASCII: blank out CAS uniques so replies from different runs can be compared */
@@ -54,8 +61,8 @@ function normalizeBinary(reply: Buffer): string {
 
 async function differential(setup: Buffer[], request: Buffer): Promise<{ reply: Buffer; closed: boolean }> {
   await reset(setup);
-  const ref = await exchange(reference.port, [request]);
-  const got = await exchange(proxy.port, [request], { expectBytes: ref.reply.length });
+  const ref = await exchange(reference.port, [request], { idleMs: 300 });
+  const got = await exchange(proxy.port, [request], { expectBytes: ref.reply.length, idleMs: 2000 });
   expect(got.reply.toString('latin1')).toEqual(ref.reply.toString('latin1'));
   expect(got.closed).toBe(ref.closed);
   return ref;
@@ -145,8 +152,8 @@ describe('ASCII: proxy replies byte for byte like memcached', () => {
     const variants: Buffer[][] = [[...bytes].map((x) => Buffer.from([x]))];
     for (let i = 1; i < bytes.length; i++) variants.push([bytes.subarray(0, i), bytes.subarray(i)]);
     for (const chunks of variants) {
-      await exchange(proxy.port, [b('flush_all\r\n')], { expectBytes: 4 });
-      const got = await exchange(proxy.port, chunks, { expectBytes: ref.reply.length });
+      await asciiSetup(proxy.port, 'flush_all\r\n');
+      const got = await exchange(proxy.port, chunks, { expectBytes: ref.reply.length, idleMs: 2000 });
       expect(normalizeAscii(got.reply), `split into ${chunks.map((c) => c.length).join('+')}`).toEqual(expected);
     }
   });
@@ -207,11 +214,11 @@ describe('binary: proxy replies byte for byte like memcached', () => {
     it(name, async () => {
       await reset([]);
       if (setup.length) {
-        await Promise.all([exchange(reference.port, setup, { idleMs: 40 }), exchange(proxy.port, setup, { idleMs: 40 })]);
+        await Promise.all([binarySetup(reference.port, setup), binarySetup(proxy.port, setup)]);
       }
       const request = Buffer.concat(requests);
-      const ref = await exchange(reference.port, [request]);
-      const got = await exchange(proxy.port, [request], { expectBytes: ref.reply.length });
+      const ref = await exchange(reference.port, [request], { idleMs: 300 });
+      const got = await exchange(proxy.port, [request], { expectBytes: ref.reply.length, idleMs: 2000 });
       expect(normalizeBinary(got.reply)).toEqual(normalizeBinary(ref.reply));
       expect(got.closed).toBe(ref.closed);
     });
@@ -257,8 +264,8 @@ describe('binary: proxy replies byte for byte like memcached', () => {
     const variants: Buffer[][] = [[...pipeline].map((x) => Buffer.from([x]))];
     for (let i = 1; i < pipeline.length; i++) variants.push([pipeline.subarray(0, i), pipeline.subarray(i)]);
     for (const chunks of variants) {
-      await exchange(proxy.port, [b('flush_all\r\n')], { expectBytes: 4 });
-      const got = await exchange(proxy.port, chunks, { expectBytes: ref.reply.length });
+      await asciiSetup(proxy.port, 'flush_all\r\n');
+      const got = await exchange(proxy.port, chunks, { expectBytes: ref.reply.length, idleMs: 2000 });
       expect(normalizeBinary(got.reply)).toEqual(expected);
     }
   });

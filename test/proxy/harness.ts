@@ -47,8 +47,13 @@ export interface Exchange {
  * Open a connection, write `chunks` (one write each, a tick apart), collect the reply until
  * `expectBytes` arrived (then a short grace) or the connection stays quiet for `idleMs`.
  */
-export function exchange(port: number, chunks: Buffer[], opts: { expectBytes?: number; idleMs?: number; maxMs?: number } = {}): Promise<Exchange> {
-  const idleMs = opts.idleMs ?? 80;
+export function exchange(
+  port: number,
+  chunks: Buffer[],
+  opts: { expectBytes?: number; idleMs?: number; maxMs?: number; until?: (reply: Buffer) => boolean } = {},
+): Promise<Exchange> {
+  // generous: on a loaded 2-core machine a reply can take longer than a short idle gap
+  const idleMs = opts.idleMs ?? 150;
   return new Promise((resolve, reject) => {
     const sock = createConnection({ host: '127.0.0.1', port });
     const parts: Buffer[] = [];
@@ -69,6 +74,7 @@ export function exchange(port: number, chunks: Buffer[], opts: { expectBytes?: n
     sock.on('data', (d) => {
       parts.push(d);
       size += d.length;
+      if (opts.until?.(Buffer.concat(parts))) return finish();
       if (opts.expectBytes !== undefined && size >= opts.expectBytes) armIdle(15);
       else armIdle(idleMs);
     });
@@ -96,7 +102,7 @@ export function exchange(port: number, chunks: Buffer[], opts: { expectBytes?: n
 
 /** A direct ASCII get on one node: the value or null. */
 export async function peek(node: Addr, key: string): Promise<{ value: string; flags: number } | null> {
-  const { reply } = await exchange(node.port, [Buffer.from(`get ${key}\r\n`)], { idleMs: 40 });
+  const { reply } = await exchange(node.port, [Buffer.from(`get ${key}\r\n`)], { idleMs: 2000, until: (r) => r.toString('latin1').endsWith('END\r\n') });
   const m = /^VALUE \S+ (\d+) (\d+)\r\n/.exec(reply.toString('latin1'));
   if (!m) return null;
   const start = m[0].length;
@@ -113,6 +119,11 @@ export async function adminJson(proxy: RunningProxy, path: string, init: Request
     // Prometheus text
   }
   return { status: res.status, body };
+}
+
+/** ASCII setup text, then wait until it was all answered (a trailing `version` marks the end). */
+export async function asciiSetup(port: number, text: string): Promise<void> {
+  await exchange(port, [Buffer.from(`${text}version\r\n`, 'latin1')], { idleMs: 3000, until: (r) => /VERSION [^\r]*\r\n$/.test(r.toString('latin1')) });
 }
 
 export { TestServers };
