@@ -3,7 +3,8 @@ import { CachectlError } from '../errors.js';
 import { loadClusterState, proxyAdminEndpoints, proxyEndpoints, proxyName, toxiproxyUrl } from '../runtime/cluster.js';
 import { runtimeForState } from '../runtime/index.js';
 import type { ClusterState } from '../runtime/types.js';
-import { asciiNodeOps, asciiSwitchProbe } from './cluster-ops.js';
+import { linkFromProxyAddress, proxyAddressOfLink } from '../runtime/docker-spec.js';
+import { asciiSwitchProbe, flushNode } from './cluster-ops.js';
 import { ToxiproxyFaultInjector, type ResetReport } from './faults.js';
 import { HttpProxyAdmin, sameAddr } from './proxy-admin.js';
 import { runRejoin, runSwitch, type FlushPolicy } from './switch.js';
@@ -41,7 +42,7 @@ export async function resetChaos(config: CachectlConfig): Promise<ChaosResetResu
   const runtime = await runtimeForState(state);
   const report = await injectorFor(state, runtime).resetAll();
   const admins = proxyAdminEndpoints(state).map((ep, i) => new HttpProxyAdmin(proxyName(i), ep, state.adminToken));
-  const links = state.toxiproxy.links.map((l) => l.listen);
+  const links = state.toxiproxy.links.map((l) => proxyAddressOfLink(state, l));
   const proxiesRestored: string[] = [];
   const proxiesFenced: string[] = [];
   const masterLink = state.toxiproxy.links.find((l) => l.node === 'master');
@@ -52,7 +53,7 @@ export async function resetChaos(config: CachectlConfig): Promise<ChaosResetResu
     const known = (a: { host: string; port: number } | null): boolean => a === null || links.some((l) => sameAddr(l, a));
     if (masterLink && slaveLink && cfg.shards.some((s) => !known(s.master) || !known(s.slave))) {
       // Left pointing at a chaos link that no longer exists (an interrupted auto-failover run).
-      await admin.putConfig({ epoch: cfg.epoch + 1, shards: [{ name: cfg.shards[0].name, master: masterLink.listen, slave: slaveLink.listen }], failover: state.config.proxy.failover });
+      await admin.putConfig({ epoch: cfg.epoch + 1, shards: [{ name: cfg.shards[0].name, master: proxyAddressOfLink(state, masterLink), slave: proxyAddressOfLink(state, slaveLink) }], failover: state.config.proxy.failover });
       proxiesRestored.push(admin.name);
     }
     if (cfg.writesFenced) proxiesFenced.push(admin.name);
@@ -71,10 +72,11 @@ export async function switchCluster(config: CachectlConfig, options: SwitchComma
   const state = await loadClusterState(config);
   const admins = proxyAdminEndpoints(state).map((ep, i) => new HttpProxyAdmin(proxyName(i), ep, state.adminToken));
   if (admins.length === 0) throw new CachectlError('USAGE', `cluster "${state.name}" runs no cachectl proxy: nothing to switch`, { hint: 'start the cluster with proxies (`cachectl up`)' });
-  const nodeName = (a: { host: string; port: number }): string => state.toxiproxy.links.find((l) => sameAddr(l.listen, a))?.node ?? `${a.host}:${a.port}`;
+  const nodeName = (a: { host: string; port: number }): string => linkFromProxyAddress(state, a)?.node ?? `${a.host}:${a.port}`;
   const common = {
     proxies: admins,
-    nodeOps: asciiNodeOps,
+    // Proxies may know a link by another name (toxiproxy:port on a Docker bridge): flush what this host reaches.
+    nodeOps: { flush: (addr: { host: string; port: number }) => flushNode(linkFromProxyAddress(state, addr)?.listen ?? addr) },
     probe: asciiSwitchProbe(proxyEndpoints(state)),
     nodeName,
     shardIndex: options.shard ?? 0,
@@ -87,9 +89,9 @@ export async function switchCluster(config: CachectlConfig, options: SwitchComma
     if (shard.slave) throw new CachectlError('USAGE', `shard ${shard.name} already has a slave (${nodeName(shard.slave)}): nothing to rejoin`, { hint: 'run `cachectl switch` to swap roles' });
     // The detached node is the other link of this shard.
     const suffix = (options.shard ?? 0) === 0 ? '' : `shard-${options.shard}-`;
-    const candidates = state.toxiproxy.links.filter((l) => (l.node === `${suffix}master` || l.node === `${suffix}slave`) && !sameAddr(l.listen, shard.master));
+    const candidates = state.toxiproxy.links.filter((l) => (l.node === `${suffix}master` || l.node === `${suffix}slave`) && linkFromProxyAddress(state, shard.master) !== l);
     if (candidates.length !== 1) throw new CachectlError('STATE_CONFLICT', 'cannot tell which node is detached', { hint: 'see `cachectl status`' });
-    return runRejoin({ ...common, node: candidates[0].listen });
+    return runRejoin({ ...common, node: proxyAddressOfLink(state, candidates[0]) });
   }
   // Ctrl-C half-way must not leave the fleet fenced (every write refused) or split over epochs
   const before = await Promise.all(admins.map((a) => a.getConfig().catch(() => null)));

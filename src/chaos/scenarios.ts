@@ -3,7 +3,7 @@ import { CachectlError } from '../errors.js';
 import type { ProxyNodeAddr } from '../proxy/config.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { getFreePort } from '../util/net.js';
-import { asciiNodeOps, asciiSwitchProbe } from './cluster-ops.js';
+import { asciiSwitchProbe } from './cluster-ops.js';
 import { evaluateExpectations, parseExpectations } from './expectations.js';
 import { CHAOS_PREFIX, type FaultSpec } from './faults.js';
 import { withFaultGuard } from './guard.js';
@@ -128,7 +128,7 @@ function masterDownPlan(request: ScenarioRequest, mitigation: RunPlan['mitigatio
             ctx.timeline.event('switch-start', 'manual switch: fence, promote the slave, unfence');
             const result = await runSwitch({
               proxies: ctx.session.admins,
-              nodeOps: asciiNodeOps,
+              nodeOps: ctx.session.nodeOps,
               probe: asciiSwitchProbe(ctx.session.proxyClientEndpoints),
               nodeName: (a) => ctx.session.nodeNameOf(a),
               elapsed: () => ctx.timeline.elapsed(),
@@ -147,10 +147,10 @@ function masterDownPlan(request: ScenarioRequest, mitigation: RunPlan['mitigatio
             // The old master is reachable again: flush it and attach it as the slave.
             const rejoin = await runRejoin({
               proxies: ctx.session.admins,
-              nodeOps: asciiNodeOps,
+              nodeOps: ctx.session.nodeOps,
               probe: asciiSwitchProbe(ctx.session.proxyClientEndpoints),
               nodeName: (a) => ctx.session.nodeNameOf(a),
-              node: ctx.session.link('master'),
+              node: ctx.session.proxyLink('master'),
               elapsed: () => ctx.timeline.elapsed(),
             });
             ctx.timeline.event('switch-step', `rejoin: ${rejoin.ok ? 'old master flushed and attached as slave' : 'old master stays detached'} (epoch ${rejoin.toEpoch})`, 'switch');
@@ -261,16 +261,17 @@ function autoFailoverPlan(): RunPlan {
     mitigation: 'none',
     prepare: async (session, guard) => {
       const port = await getFreePort();
-      dedicatedAddr = { host: '127.0.0.1', port };
-      const master = session.direct('master');
-      await session.injector.createLink(dedicated, `127.0.0.1:${port}`, `${master.host}:${master.port}`);
+      // Same upstream as the "master" link; on a Docker bridge proxies reach it as toxiproxy:port.
+      const masterLink = session.state.toxiproxy.links.find((l) => l.node === 'master')!;
+      dedicatedAddr = session.bridgeNetwork ? { host: 'toxiproxy', port } : { host: '127.0.0.1', port };
+      await session.injector.createLink(dedicated, `${session.bridgeNetwork ? '0.0.0.0' : '127.0.0.1'}:${port}`, `${masterLink.upstream.host}:${masterLink.upstream.port}`);
       session.addAlias(dedicatedAddr, `master (via ${dedicated})`);
       guard.defer(`remove link ${dedicated}`, () => session.injector.removeLink(dedicated));
     },
     proxyPatch: (_cur, i, session) => ({
       failover: 'auto',
       failoverThreshold: 3,
-      ...(i === 1 && dedicatedAddr ? { shards: [{ name: 'shard-0', master: dedicatedAddr, slave: session.link('slave') }] } : {}),
+      ...(i === 1 && dedicatedAddr ? { shards: [{ name: 'shard-0', master: dedicatedAddr, slave: session.proxyLink('slave') }] } : {}),
     }),
     inject: async (ctx) => {
       const applied = await ctx.guard.apply({ kind: 'link-down', link: dedicated });

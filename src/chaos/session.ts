@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs';
 import type { CachectlConfig } from '../config/schema.js';
 import { clusterDir } from '../runtime/state.js';
+import { linkFromProxyAddress, proxyAddressOfLink } from '../runtime/docker-spec.js';
 import { CachectlError, isCachectlError } from '../errors.js';
 import type { ProxyRuntimeConfig } from '../proxy/config.js';
 import { downCluster, loadClusterState, memcachedNode, proxyAdminEndpoints, proxyEndpoints, proxyName, toxiproxyLink, toxiproxyUrl, upCluster } from '../runtime/cluster.js';
@@ -107,10 +108,28 @@ export class ClusterSession {
     return memcachedNode(this.state, role).endpoint;
   }
 
-  /** Where the proxies reach a node: its Toxiproxy link. */
+  /** A node's Toxiproxy link as seen from this host (workload clients, flushes). */
   link(role: 'master' | 'slave'): Endpoint {
     return toxiproxyLink(this.state, role).listen;
   }
+
+  /** The same link as the proxies reach it (differs on a Docker bridge network: toxiproxy:port). */
+  proxyLink(role: 'master' | 'slave'): Endpoint {
+    return proxyAddressOfLink(this.state, toxiproxyLink(this.state, role));
+  }
+
+  /** On a Docker bridge, extra links must listen on every interface of the Toxiproxy container. */
+  get bridgeNetwork(): boolean {
+    return this.state.runtime === 'docker' && this.state.config.docker.network === 'bridge';
+  }
+
+  /** Node operations on addresses the proxies use, mapped to what this host can reach. */
+  readonly nodeOps = {
+    flush: async (addr: Endpoint): Promise<void> => {
+      const link = linkFromProxyAddress(this.state, addr);
+      await flushNode(link ? link.listen : addr);
+    },
+  };
 
   linkName(role: 'master' | 'slave'): string {
     return toxiproxyLink(this.state, role).name;
@@ -127,6 +146,8 @@ export class ClusterSession {
   nodeNameOf(addr: Endpoint): string {
     const alias = this.aliases.find((a) => a.addr.port === addr.port && a.addr.host === addr.host);
     if (alias) return alias.name;
+    const viaLink = linkFromProxyAddress(this.state, addr);
+    if (viaLink) return viaLink.node;
     for (const role of ['master', 'slave'] as const) {
       const l = this.link(role);
       const d = this.direct(role);
@@ -150,7 +171,7 @@ export class ClusterSession {
 
   /** The roles `up` configured: shard 0 master = master link, slave = slave link. */
   originalShards(): ProxyRuntimeConfig['shards'] {
-    return [{ name: 'shard-0', master: this.link('master'), slave: this.link('slave') }];
+    return [{ name: 'shard-0', master: this.proxyLink('master'), slave: this.proxyLink('slave') }];
   }
 
   async flushBoth(): Promise<void> {
