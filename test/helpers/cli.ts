@@ -3,6 +3,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isOurProcess } from '../../src/runtime/local-runtime.js';
+import type { ComponentState } from '../../src/runtime/types.js';
 
 /**
  * End-to-end helper: runs the BUILT cli (`node bin/run.js ...`, so `npm run build` first) in a temp
@@ -107,7 +109,17 @@ export function createCliSandbox(options: { name?: string; env?: NodeJS.ProcessE
       return existsSync(stateFile) ? JSON.parse(readFileSync(stateFile, 'utf8')) : undefined;
     },
     async cleanup() {
-      if (existsSync(stateFile)) await sandbox.run(['down'], { timeoutMs: 60_000 });
+      const state = sandbox.state();
+      if (state) {
+        const down = await sandbox.run(['down'], { timeoutMs: 60_000 });
+        // A failed `down` must not leak a cluster into later tests: kill what the state recorded
+        // (only pids still running the process `up` started), and say so.
+        const left = (state.components as ComponentState[]).filter((c) => state.runtime === 'local' && isOurProcess(c));
+        for (const c of left) process.kill(c.pid as number, 'SIGKILL');
+        if (down.exitCode !== 0 || left.length) {
+          process.stderr.write(`cli sandbox cleanup: \`cachectl down\` exited ${down.exitCode}; killed ${left.map((c) => `${c.name}(${c.pid})`).join(', ') || 'nothing'}\n${down.stderr}\n`);
+        }
+      }
       rmSync(dir, { recursive: true, force: true });
     },
   };
