@@ -3,6 +3,7 @@ import { BaseCommand } from '../base-command.js';
 import { executeChaos, type ChaosRunResult } from '../../chaos/index.js';
 import { loadScenarioFile } from '../../chaos/request.js';
 import { renderChaosResult } from '../../chaos/render.js';
+import { reportFlags } from '../../report/flags.js';
 
 export default class ChaosRun extends BaseCommand<typeof ChaosRun> {
   static override summary = 'Run a chaos scenario described in a YAML file (see examples/*.yaml).';
@@ -17,9 +18,11 @@ export default class ChaosRun extends BaseCommand<typeof ChaosRun> {
     file: Args.string({ description: 'scenario YAML file', required: true }),
   };
 
+  static override flags = { ...reportFlags };
+
   async run(): Promise<ChaosRunResult> {
     const { config } = this.loadConfig();
-    const request = loadScenarioFile(this.args.file);
+    const request = { ...loadScenarioFile(this.args.file), report: this.flags.report, resultsDir: this.flags['results-dir'], save: this.flags.save };
     const { result, exitCode } = await executeChaos(config, request, { log: (l) => this.out.progress(l), handleSignals: true, live: !this.jsonEnabled() });
     if (!this.jsonEnabled()) this.out.result(renderChaosResult(result, this.out.color));
     return this.finish(result, exitCode);
