@@ -88,6 +88,7 @@ Running \`up\` on a cluster that is already running says so and changes nothing.
       this.out.result('');
       this.out.result(`clients connect to: ${result.clientEndpoint}`);
       this.out.result(`state file:         ${result.stateFile}`);
+      if (result.runtime === 'local') this.out.result(`logs:               ${result.logDir}`);
       this.out.result(`next: cachectl status   |   cachectl chaos master-down   |   cachectl down`);
     }
     return result;

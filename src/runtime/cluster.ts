@@ -4,7 +4,7 @@ import { CachectlError } from '../errors.js';
 import { asciiRequest } from '../util/net.js';
 import { toxiproxyHealthy } from './processes.js';
 import { chooseRuntime, runtimeForState } from './index.js';
-import { readState, removeState, stateFilePath, writeState } from './state.js';
+import { logDir, readState, removeState, stateFilePath, writeState } from './state.js';
 import type { ClusterState, ComponentState, ComponentStatus, Endpoint, NodeRole, ToxiproxyLink } from './types.js';
 
 /**
@@ -169,6 +169,8 @@ export interface UpResult {
   /** true when the cluster was already running: nothing was changed */
   alreadyRunning: boolean;
   stateFile: string;
+  /** where the component logs are (local runtime) */
+  logDir: string;
   endpoints: EndpointRow[];
   /** memcached clients connect here (the first cachectl proxy, or the Toxiproxy master link without proxies) */
   clientEndpoint: string;
@@ -246,6 +248,7 @@ export async function upCluster(config: CachectlConfig, options: UpClusterOption
       runtimeReason: reason,
       alreadyRunning,
       stateFile: stateFilePath(state.config.stateDir, state.name),
+      logDir: logDir(state.config.stateDir, state.name),
       endpoints: endpointRows(state),
       clientEndpoint: clientEndpoint(state),
       adminToken: state.adminToken,
