@@ -14,7 +14,7 @@
  * linearly inside the bucket: coarse, but the same for every target.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -93,7 +93,15 @@ const ROOT = join(import.meta.dirname, '..');
  * Build first; type errors elsewhere in the tree do not stop tsc from emitting, so only a missing
  * output is fatal.
  */
+function newestMtime(dir: string, ext: string): number {
+  if (!existsSync(dir)) return 0;
+  return Math.max(0, ...readdirSync(dir).filter((f) => f.endsWith(ext)).map((f) => statSync(join(dir, f)).mtimeMs));
+}
+
 function buildCli(): void {
+  const sources = Math.max(...['proxy', 'protocol', 'commands', 'config', 'util', 'runtime'].map((d) => newestMtime(join(ROOT, 'src', d), '.ts')));
+  const built = Math.min(...['proxy', 'protocol'].map((d) => newestMtime(join(ROOT, 'dist', d), '.js') || 0));
+  if (built > sources && existsSync(join(ROOT, 'dist', 'commands', 'proxy.js'))) return; // dist is up to date
   process.stderr.write('building (npm run build) ...\n');
   const r = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'ignore' });
   if (!existsSync(join(ROOT, 'dist', 'commands', 'proxy.js'))) {
