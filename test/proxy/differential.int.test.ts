@@ -224,6 +224,19 @@ describe('binary: proxy replies byte for byte like memcached', () => {
     });
   }
 
+  it('binary stat: the master\'s stat frames with the client\'s opaque, ending in an empty-key frame', async () => {
+    const frame = req(Op.Stat, { opaque: 99 });
+    const { reply } = await exchange(proxy.port, [frame], { idleMs: 2000, until: (r) => r.length >= 24 && r.readUInt32BE(r.length - 16) === 0 && r.readUInt16BE(r.length - 22) === 0 });
+    const keys: string[] = [];
+    for (let at = 0; at + HEADER_LENGTH <= reply.length; at += HEADER_LENGTH + reply.readUInt32BE(at + 8)) {
+      expect(reply[at + 1]).toBe(Op.Stat);
+      expect(reply.readUInt32BE(at + 12)).toBe(99);
+      keys.push(reply.subarray(at + 24, at + 24 + reply.readUInt16BE(at + 2)).toString());
+    }
+    expect(keys[0]).toBe('pid');
+    expect(keys.at(-1)).toBe('');
+  });
+
   it('verbosity: memcached 1.6 has no binary verbosity, so 0x0081 (body skipped, stream in sync)', async () => {
     const got = await exchange(proxy.port, [Buffer.concat([req(Op.Verbosity, { extras: expirationExtras(1), opaque: 5 }), req(Op.Noop, { opaque: 6 })])], { expectBytes: 24 + 15 + 24 });
     expect(got.reply.readUInt16BE(6)).toBe(0x0081);
