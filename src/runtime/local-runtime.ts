@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -63,7 +64,17 @@ function commandLine(pid: number): string | undefined | null {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') return undefined;
   }
-  if (!existsSync('/proc/self/cmdline')) return null;
+  if (!existsSync('/proc/self/cmdline')) {
+    // No /proc (macOS, BSD): ask ps; null only when even that is unavailable.
+    try {
+      const out = execFileSync('ps', ['-o', 'stat=,command=', '-p', String(pid)], { encoding: 'utf8', timeout: 2000 }).trim();
+      if (!out) return undefined;
+      const [stat, ...command] = out.split(/\s+/);
+      return stat.startsWith('Z') ? undefined : command.join(' ');
+    } catch (err) {
+      return (err as { status?: number }).status === 1 ? undefined : null;
+    }
+  }
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     if (/^\d+ \(.*\) Z/.test(stat)) return undefined;
@@ -89,7 +100,7 @@ export function isOurProcess(c: ComponentState): boolean {
   if (c.pid === undefined) return false;
   const cmd = commandLine(c.pid);
   if (cmd === undefined) return false;
-  if (cmd === null) return true; // no /proc (macOS): the pid answering is all we can know
+  if (cmd === null) return true; // neither /proc nor ps: the pid answering is all we can know
   const words = cmd.split(' ');
   return identityMarkers(c).every((m) => words.includes(m));
 }
