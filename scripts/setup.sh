@@ -13,7 +13,8 @@
 # project add their own optional steps there).
 #
 # Environment: CACHECTL_SETUP_SKIP_NPM=1 skips npm ci and the build (CI images that cache them).
-# Exit codes: 0 ready, 3 something required could not be installed (the message says what to do).
+# Exit codes: 0 ready, 2 the build failed (type errors), 3 something required could not be installed
+# (the message says what to do).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -177,6 +178,7 @@ else
 fi
 
 # ----- npm packages and build -------------------------------------------------------------------
+BUILD_RC=0
 if [ "${CACHECTL_SETUP_SKIP_NPM:-0}" != "1" ]; then
   # npm writes node_modules/.package-lock.json on every install: older than the lock file = stale.
   if [ ! -d node_modules ] || [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
@@ -186,7 +188,7 @@ if [ "${CACHECTL_SETUP_SKIP_NPM:-0}" != "1" ]; then
     log "node_modules up to date with package-lock.json"
   fi
   log "npm run build"
-  npm run --silent build >&2
+  npm run --silent build >&2 || BUILD_RC=$?
 fi
 
 # ----- extension hook ---------------------------------------------------------------------------
@@ -198,4 +200,8 @@ if [ -d scripts/setup.d ]; then
   done
 fi
 
+if [ "$BUILD_RC" -ne 0 ]; then
+  echo "setup: error: npm run build failed (exit $BUILD_RC): fix the TypeScript errors above" >&2
+  exit 2
+fi
 log "ready: memcached $(echo "$mc_version"), toxiproxy-server $(command -v toxiproxy-server || echo "$HOME/.local/bin/toxiproxy-server")"
