@@ -228,10 +228,11 @@ export function windowsFromEvents(events: TimelineEvent[], fallbackFault: { star
   return mergeOverlapping(windows);
 }
 
+/** "link master down (Toxiproxy proxy disabled)" -> "fault: link master down": what was done, short. */
 function faultWindowLabel(e: TimelineEvent, fallback: string): string {
-  const kind = isObj(e.details) ? str(e.details.kind ?? e.details.fault) : undefined;
-  if (kind && e.subject) return `fault: ${kind} ${e.subject}`;
-  return fallback;
+  const what = e.message.replace(/\s*\([^)]*\)\s*/g, ' ').trim();
+  if (!what) return fallback;
+  return `fault: ${what.length > 48 ? `${what.slice(0, 47)}…` : what}`;
 }
 
 function mergeOverlapping(windows: ReportWindow[]): ReportWindow[] {

@@ -87,6 +87,14 @@ function renderSummary(v: ReportVerdict): string {
   return `<div class="summary summary-${escapeAttr(v.status)}">${body}</div>`;
 }
 
+/** A pass on the rules is not a clean run: say so when the checker still found problems. */
+function verdictNote(input: ReportInput): string {
+  if (input.verdict.status !== 'pass' || input.expectations.length === 0) return '';
+  const flagged = input.series.filter((s) => s.verdict && (s.verdict.status === 'fail' || s.verdict.status === 'incident'));
+  if (flagged.length === 0) return '<div class="verdict-note">every rule met</div>';
+  return `<div class="verdict-note">every rule met · the checker flagged ${escapeHtml(flagged.map((s) => s.label).join(', '))}</div>`;
+}
+
 function renderHeader(input: ReportInput): string {
   const started = new Date(input.startedAt);
   const startedText = Number.isNaN(started.getTime()) ? input.startedAt : started.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
@@ -103,7 +111,7 @@ function renderHeader(input: ReportInput): string {
     <h1>${escapeHtml(input.title)}</h1>
     <dl class="facts">${facts.map(([k, v]) => `<div><dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd></div>`).join('')}</dl>
   </div>
-  <div class="top-verdict">${verdictBadge(input.verdict)}</div>
+  <div class="top-verdict">${verdictBadge(input.verdict)}${verdictNote(input)}</div>
 </header>
 ${renderSummary(input.verdict)}
 <section class="replay" aria-label="replay command">
@@ -321,6 +329,8 @@ code,pre{font-family:var(--mono);font-size:12.5px}
 .facts dt{font-size:11px;text-transform:uppercase;letter-spacing:.06em;color:var(--muted)}
 .facts dd{margin:0;font-weight:550}
 .badge{display:inline-block;padding:8px 16px;border-radius:8px;font-weight:750;letter-spacing:.04em;color:#fff;font-size:16px;white-space:nowrap}
+.top-verdict{text-align:right}
+.verdict-note{font-size:12px;color:var(--muted);margin-top:6px;max-width:260px}
 .badge-small{padding:2px 8px;font-size:11px;border-radius:5px;letter-spacing:.03em}
 .badge-pass{background:var(--pass)}.badge-fail{background:var(--fail)}.badge-incident{background:var(--incident)}.badge-info{background:#44546a}
 .summary{font-size:15px;margin:14px 0 16px;padding:10px 14px;border-left:4px solid #44546a;background:var(--card);border-radius:0 6px 6px 0}

@@ -25,7 +25,7 @@ describe('renderHtmlReport', () => {
     expect(lines('latency-read')).toBe(3 * 2); // p50 and p99
     expect(lines('latency-update')).toBe(3 * 2);
     for (const [, id] of charts) expect(charts.find((m) => m[1] === id)![0]).toContain('class="window window-fault"');
-    expect(html).toContain('fault: partition master');
+    expect(html).toContain('fault: master link disabled');
     // Matrix with one column per mitigation.
     expect(html).toMatch(/Mitigation matrix/);
     expect((html.match(/<table class="matrix">[\s\S]*?<\/thead>/)![0].match(/<th class="num">/g) ?? []).length).toBe(3);
