@@ -139,6 +139,33 @@ describe('replication: the slave receives the resulting state', () => {
   });
 });
 
+describe('read policy', () => {
+  it('binary GETK is "gets": master only; GET follows the policy (slave here)', async () => {
+    proxy = await proxyFor(viaMaster, viaSlave, { ...fast, readPolicy: 'slave' });
+    await ascii(proxy, 'set p 0 0 6\r\nfresh!\r\n');
+    await exchange(slave.port, [b('set p 0 0 5\r\nstale\r\n')], { idleMs: 2000, until: (r) => r.toString().endsWith('STORED\r\n') });
+    const get = encodeRequest({ opcode: Op.Get, opaque: 1, key: b('p') });
+    const getk = encodeRequest({ opcode: Op.GetK, opaque: 2, key: b('p') });
+    const { reply } = await exchange(proxy.port, [Buffer.concat([get, getk])], { idleMs: 2000, expectBytes: 2 * (24 + 4) + 5 + 1 + 6 });
+    const first = reply.subarray(0, 24 + reply.readUInt32BE(8));
+    const second = reply.subarray(first.length);
+    expect(first.subarray(28).toString()).toBe('stale');
+    expect(second.subarray(24 + 4 + 1).toString()).toBe('fresh!');
+    // ASCII: get by policy, gets from the master
+    expect(await ascii(proxy, 'get p\r\n')).toBe('VALUE p 0 5\r\nstale\r\nEND\r\n');
+    expect(await ascii(proxy, 'gets p\r\n')).toMatch(/^VALUE p 0 6 \d+\r\nfresh!\r\nEND\r\n$/);
+  });
+
+  it('balanced spreads plain reads over both nodes', async () => {
+    proxy = await proxyFor(viaMaster, viaSlave, { ...fast, readPolicy: 'balanced' });
+    await ascii(proxy, 'set q 0 0 1\r\n1\r\n');
+    for (let i = 0; i < 10; i++) await ascii(proxy, 'get q\r\n');
+    const nodes = (await adminJson(proxy, '/stats')).body.nodes as Array<{ role: string; hits: number }>;
+    expect(nodes.find((n) => n.role === 'master')!.hits).toBe(5);
+    expect(nodes.find((n) => n.role === 'slave')!.hits).toBe(5);
+  });
+});
+
 describe('master failure', () => {
   it('master cut off: writes, gets, incr and add fail with SERVER_ERROR, never STORED, and nothing runs on the slave', async () => {
     proxy = await proxyFor(viaMaster, viaSlave, fast);
