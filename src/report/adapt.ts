@@ -450,7 +450,16 @@ export function fromWorkloadResult(result: WorkloadRunLike, ctx: RunContext = {}
  * a ChaosRunResult, or a workload result (via the workload adapter registered below).
  */
 export function toReportInput(value: unknown, source = 'the input', ctx: RunContext = {}): ReportInput {
-  if (isObj(value) && value.format === 'cachectl-run' && isReportInput(value.report)) return value.report;
+  if (isObj(value) && value.format === 'cachectl-run' && isReportInput(value.report)) {
+    // Re-read the raw result with today's adapter (newer charts, labels), keeping what only the
+    // saved report knows: its id, start time and replay command.
+    const saved = value.report;
+    if (isChaosRunResult(value.result) || isWorkloadResult(value.result)) {
+      const fresh = toReportInput(value.result, source, { replayCommand: saved.replayCommand, startedAt: saved.startedAt });
+      return { ...fresh, startedAt: saved.startedAt, ...(saved.runId ? { runId: saved.runId } : {}) };
+    }
+    return saved;
+  }
   if (isReportInput(value)) return value;
   let input: ReportInput | undefined;
   if (isChaosRunResult(value)) input = fromChaosRunResult(value);

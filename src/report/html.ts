@@ -92,7 +92,8 @@ function verdictNote(input: ReportInput): string {
   if (input.verdict.status !== 'pass' || input.expectations.length === 0) return '';
   const flagged = input.series.filter((s) => s.verdict && (s.verdict.status === 'fail' || s.verdict.status === 'incident'));
   if (flagged.length === 0) return '<div class="verdict-note">every rule met</div>';
-  return `<div class="verdict-note">every rule met · the checker flagged ${escapeHtml(flagged.map((s) => s.label).join(', '))}</div>`;
+  const which = input.series.length > 1 ? ` in ${flagged.map((s) => s.label).join(', ')}` : '';
+  return `<div class="verdict-note">every rule met, but the checker found anomalies${escapeHtml(which)}</div>`;
 }
 
 function renderHeader(input: ReportInput): string {

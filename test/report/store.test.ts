@@ -47,6 +47,14 @@ describe('saved runs', () => {
     expect(() => findRun(dir, 'nope')).toThrow(/no saved run matches "nope"/);
     // The raw result is kept unchanged next to the report input.
     expect(readRunFile(a.file).saved?.result).toEqual(older);
+    // A saved run is re-read from its raw result (today's adapter), keeping its id and replay.
+    const envelope = JSON.parse(readFileSync(a.file, 'utf8'));
+    envelope.report.title = 'rendered by an older cachectl';
+    writeFileSync(a.file, JSON.stringify(envelope));
+    const again2 = readRunFile(a.file).report;
+    expect(again2.title).toBe(older.title);
+    expect(again2.runId).toBe(a.run.id);
+    expect(again2.replayCommand).toBe(older.replay);
   });
 
   it('a file that is not a run is a clear usage error, and listing skips it', () => {
