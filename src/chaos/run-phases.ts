@@ -56,6 +56,8 @@ export interface RunPlan {
   duringFault?: (ctx: RunContext) => Promise<void>;
   /** right after the heal (rejoin a detached node) */
   afterHeal?: (ctx: RunContext) => Promise<void>;
+  /** after the workload stopped, before the numbers are computed (a last look at the proxies) */
+  afterRun?: (ctx: RunContext) => Promise<void>;
   /** scan the nodes right after the heal instead of just before it (a crashed node cannot be scanned before) */
   scanAfterHeal?: boolean;
   /** classify the run from its metrics */
@@ -275,6 +277,8 @@ export async function runPhases(plan: RunPlan, session: ClusterSession, guard: F
     signal.removeEventListener('abort', onOuterAbort);
     stopWorkload.abort();
   }
+
+  if (plan.afterRun) await plan.afterRun(ctx);
 
   // ---- verify: final scan of master, slave and database, then the checker ----
   await session.waitProxiesHealthy().catch(() => undefined);

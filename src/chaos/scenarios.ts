@@ -298,6 +298,19 @@ function autoFailoverPlan(): RunPlan {
         await ctx.sleep(100);
       }
     },
+    afterRun: async (ctx) => {
+      // Auto failover never fails back: the proxies' final configs still show a split that the
+      // poll during the fault may have missed (e.g. a promotion after a timeout under load).
+      const configs = await ctx.session.configs();
+      const nodes = configs.map((c) => ctx.session.nodeNameOf(c.shards[0].master).replace(/ \(via .*\)$/, ''));
+      const distinct = new Set(nodes).size;
+      if (distinct > (ctx.extraMetrics.mastersInUse ?? 1)) {
+        const line = `two masters at the end: ${configs.map((c, i) => `proxy-${i} -> ${nodes[i]} (epoch ${c.epoch})`).join(', ')}`;
+        ctx.notes.push(line);
+        ctx.timeline.event('config-change', line);
+        ctx.extraMetrics.mastersInUse = distinct;
+      }
+    },
     verdict: (m) => (m.mastersInUse > 1 && (m.lostUpdates > 0 || m.missingAckedWrites > 0 || m.staleReads > 0 || m.divergentKeys > 0) ? 'split-brain' : safetyVerdict(m)),
     findings: (m, ctx) => [
       'proxy-1 alone was cut off from the master (its own Toxiproxy link); both proxies were in auto failover mode.',
