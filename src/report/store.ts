@@ -34,8 +34,11 @@ export interface RunSummary {
   scenario: string;
   mitigations: string[];
   verdict: string;
+  /** summed over the mitigations of the run */
   staleReads: number | null;
   divergentKeys: number | null;
+  /** per mitigation, in run order (null = not measured) */
+  bySeries: Array<{ label: string; staleReads: number | null; divergentKeys: number | null }>;
   durationMs: number;
   seed: number | string | null;
   file: string;
@@ -146,6 +149,7 @@ function summarize(report: ReportInput, file: string, id: string): RunSummary {
     verdict: report.verdict.status,
     staleReads: sum('staleReads'),
     divergentKeys: sum('divergentKeys'),
+    bySeries: report.series.map((s) => ({ label: s.label, staleReads: s.totals.staleReads ?? null, divergentKeys: s.totals.divergentKeys ?? null })),
     durationMs: report.durationMs,
     seed: report.seed,
     file,

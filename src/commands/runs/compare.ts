@@ -5,7 +5,7 @@ import { formatNumber } from '../../report/scale.js';
 import { table } from '../../util/output.js';
 
 function pct(v: number | null): string {
-  if (v === null) return '';
+  if (v === null || v === 0) return '';
   return `${v > 0 ? '+' : ''}${v.toFixed(Math.abs(v) < 10 ? 1 : 0)}%`;
 }
 
@@ -49,7 +49,7 @@ export default class RunsCompare extends BaseCommand<typeof RunsCompare> {
             r.metric,
             fmt(r.metric, r.a),
             fmt(r.metric, r.b),
-            r.delta === null ? '' : `${r.delta > 0 ? '+' : ''}${r.metric === 'hitRate' ? `${(r.delta * 100).toFixed(1)}pp` : formatNumber(r.delta)}`,
+            r.delta === null || r.delta === 0 ? '' : `${r.delta > 0 ? '+' : ''}${r.metric === 'hitRate' ? `${(r.delta * 100).toFixed(1)}pp` : formatNumber(r.delta)}`,
             pct(r.deltaPct),
             r.change === 'same' || r.change === 'n/a' ? '' : r.change,
           ]),

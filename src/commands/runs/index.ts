@@ -46,8 +46,9 @@ export default class Runs extends BaseCommand<typeof Runs> {
               r.scenario,
               r.mitigations.join(','),
               r.verdict,
-              r.staleReads ?? '-',
-              r.divergentKeys ?? '-',
+              // One number per mitigation ("1848/376/374"): a sum would hide which one helped.
+              r.bySeries.map((s) => s.staleReads ?? '-').join('/'),
+              r.bySeries.map((s) => s.divergentKeys ?? '-').join('/'),
               formatDuration(r.durationMs),
             ]),
           ),
