@@ -53,12 +53,10 @@ function masterFault(request: ScenarioRequest, link: string, node: string): Faul
     case 'crash':
       return { kind: 'crash', node };
     case 'reply-lost':
-      // Requests still reach the master (it applies the CAS); replies are dropped and the
-      // connection is closed a little after the proxy's timeout.
-      // Toxiproxy cannot pick commands, so half of the proxy's master connections lose their
-      // replies (toxicity 0.5): a gets on a healthy connection succeeds, the cas on a poisoned one
-      // is applied and never acknowledged, and every reconnect draws again.
-      return { kind: 'timeout', link, direction: 'downstream', timeoutMs: Math.max(2 * request.proxyTimeoutMs, 300), toxicity: 0.5 };
+      // Toxiproxy cannot pick commands, so cut the master's replies by volume: every connection
+      // is closed after 2 KiB of replies. Requests already sent when it closes have reached the
+      // master (a CAS is applied) but their replies never arrive; each reconnect starts again.
+      return { kind: 'limit-data', link, direction: 'downstream', bytes: 2048 };
     case 'slow':
       return { kind: 'latency', link, direction: 'downstream', latencyMs: request.proxyTimeoutMs * 3, jitterMs: Math.round(request.proxyTimeoutMs / 2) };
   }
@@ -67,7 +65,7 @@ function masterFault(request: ScenarioRequest, link: string, node: string): Faul
 const FAULT_WORDS: Record<ScenarioRequest['fault'], string> = {
   partition: 'the master was cut off by the network (Toxiproxy link disabled)',
   crash: 'the master was killed (kill -9) and restarted empty',
-  'reply-lost': "the master applied writes but their replies never arrived (Toxiproxy timeout toxic on the replies of half the master connections)",
+  'reply-lost': "the master applied writes but their replies never arrived (Toxiproxy limit_data: every master connection cut after 2 KiB of replies)",
   slow: `the master answered slower than the proxy's timeout (latency toxic on its replies)`,
 };
 
