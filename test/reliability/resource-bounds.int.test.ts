@@ -45,7 +45,9 @@ describe('resource bounds', () => {
     const proxy = await childProxy({
       master: `127.0.0.1:${master.port}`,
       slave: `127.0.0.1:${slave.port}`,
-      'timeout-ms': 200,
+      // 1 s, not 200 ms: on a loaded 2-core box a real master can stall past 200 ms, and those
+      // timeouts would be noise here (this test is about the slave being isolated)
+      'timeout-ms': 1000,
       'down-after': 3,
       'probe-interval-ms': 250,
     });
@@ -70,8 +72,8 @@ describe('resource bounds', () => {
       holeConnections = Math.max(holeConnections, hole.sockets.size);
     }, 200);
     cleanups.push(() => clearInterval(sampler));
-    // the first 2 s are the slave being marked down (requests time out): not "sustained"
-    const holed = await runLoad({ port: proxy.port, clients: 8, durationMs: BLACKHOLE_MS, maxOps: 5_000_000, keys: 1000, prefix: 'bh:', skipFirstMs: 2000 });
+    // the first 4 s are the slave being marked down (3 requests time out): not "sustained"
+    const holed = await runLoad({ port: proxy.port, clients: 8, durationMs: BLACKHOLE_MS, maxOps: 20_000_000, keys: 1000, prefix: 'bh:', skipFirstMs: 4000 });
     clearInterval(sampler);
     const stats = await proxy.stats();
     const slaveNode = stats.nodes.find((n: { role: string }) => n.role === 'slave');
@@ -83,7 +85,7 @@ describe('resource bounds', () => {
         `holed set ${latencySummary(holed.setMs)}; ops ${holed.ops}, errors ${holed.errors}; ` +
         `RSS ${(rssBase / MiB).toFixed(1)} -> max ${(rssMax / MiB).toFixed(1)} MiB; fds ${fdBase} -> max ${fdMax}; ` +
         `slave up=${slaveNode?.up} errors=${slaveNode?.errors}; replication failures ${stats.replication.failures}, pending invalidations ${stats.replication.pendingInvalidations}; ` +
-        `black hole saw ${holeConnections} open connections at most`,
+        `the black hole accepted ${holeConnections} connections (it never reads, so it never sees them close; the proxy's fds stay flat)`,
     );
     expect(holeConnections, 'the proxy really talked to the black hole').toBeGreaterThan(0);
     expect(slaveNode?.up, 'the black-holed slave is marked down').toBe(false);
