@@ -133,6 +133,8 @@ export function createProgress(opts: ProgressOptions = {}): ProgressReporter {
   let staleKnown = false;
   let lastDraw = -Infinity;
   let drawn = false;
+  // After done(), late log lines (cleanup) print plainly: the progress line stays gone.
+  let finished = false;
   let text = '';
 
   const plannedTotal = (): number | undefined => (plan.length ? plan.reduce((n, p) => n + p.ms, 0) : opts.totalMs);
@@ -187,7 +189,7 @@ export function createProgress(opts: ProgressOptions = {}): ProgressReporter {
     if (full.replace(ANSI, '').length > width) full = compose(now, false);
     full = truncateVisible(full, width);
     text = full.replace(ANSI, '');
-    if (!active) return;
+    if (!active || finished) return;
     if (!force && now - lastDraw < minRedrawMs) return;
     lastDraw = now;
     stream.write(`\r\x1b[2K${full}`);
@@ -226,6 +228,7 @@ export function createProgress(opts: ProgressOptions = {}): ProgressReporter {
     },
     startRun: (nextLabel, nextPlan) => {
       clearLine();
+      finished = false;
       label = nextLabel;
       if (nextPlan) plan = nextPlan;
       startedAt = clock.monotonic();
@@ -236,6 +239,7 @@ export function createProgress(opts: ProgressOptions = {}): ProgressReporter {
     },
     done: () => {
       clearLine();
+      finished = true;
     },
   };
   return reporter;

@@ -89,6 +89,9 @@ export interface SecondStats {
   hits: number;
   misses: number;
   dbReads: number;
+  /** cache reads this second that returned an older version than an update that had completed
+   *  before the read began (the checker's definition, counted live for progress lines) */
+  staleReads: number;
   totalOps: number;
   elapsedMs: number;
 }
@@ -165,6 +168,7 @@ interface LiveCounters {
   unknowns: number;
   hits: number;
   misses: number;
+  staleReads: number;
 }
 
 export async function runWorkload(options: WorkloadOptions, hooks: WorkloadHooks = {}): Promise<WorkloadResult> {
@@ -201,7 +205,9 @@ export async function runWorkload(options: WorkloadOptions, hooks: WorkloadHooks
   const startedAtMs = clock.now();
   const t0 = clock.monotonic();
   const now = (): number => clock.monotonic() - t0;
-  const live: LiveCounters = { ops: 0, reads: 0, updates: 0, fails: 0, unknowns: 0, hits: 0, misses: 0 };
+  const live: LiveCounters = { ops: 0, reads: 0, updates: 0, fails: 0, unknowns: 0, hits: 0, misses: 0, staleReads: 0 };
+  // Newest version per key whose update had completed: a read that began after it and returned less is stale.
+  const completedVersion = new Map<string, number>();
   const counts = { ok: 0, fail: 0, unknown: 0, cacheWrites: 0, slaveWrites: 0 };
   let issued = 0;
   let stoppedBy: StopReason | undefined;
@@ -266,6 +272,7 @@ export async function runWorkload(options: WorkloadOptions, hooks: WorkloadHooks
   async function doRead(client: number, cache: CacheClient, key: string): Promise<void> {
     const id = history.newId();
     const invoke = now();
+    const newestDone = completedVersion.get(key) ?? 0;
     let cacheError: unknown;
     let hit: Awaited<ReturnType<CacheClient['get']>> = null;
     try {
@@ -278,8 +285,10 @@ export async function runWorkload(options: WorkloadOptions, hooks: WorkloadHooks
       live.hits++;
       const decoded = decodeValue(key, hit.value);
       op.source = 'cache';
-      if (decoded.ok) op.version = decoded.version;
-      else {
+      if (decoded.ok) {
+        op.version = decoded.version;
+        if (decoded.version < newestDone) live.staleReads++;
+      } else {
         op.corrupt = true;
         op.error = decoded.reason;
       }
@@ -374,6 +383,7 @@ export async function runWorkload(options: WorkloadOptions, hooks: WorkloadHooks
     const outcome: Outcome = cacheResult === 'stored' || cacheResult === 'superseded' ? 'ok' : cacheResult === 'unknown' ? 'unknown' : 'fail';
     const op: HistoryOp = { id, client, op: 'update', key, invoke, complete: now(), outcome, version, commitAt, cacheResult, endpoint: cache.endpoint, node: nodeLabel };
     if (error) op.error = error;
+    if (version > (completedVersion.get(key) ?? 0)) completedVersion.set(key, version);
     live.updates++;
     countOutcome(outcome);
     record(op);
@@ -434,6 +444,7 @@ export async function runWorkload(options: WorkloadOptions, hooks: WorkloadHooks
           hits: cur.hits - last.hits,
           misses: cur.misses - last.misses,
           dbReads: db.counters.reads - lastDb,
+          staleReads: cur.staleReads - last.staleReads,
           totalOps: cur.ops,
           elapsedMs: now(),
         });

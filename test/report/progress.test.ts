@@ -43,6 +43,9 @@ describe('live progress', () => {
     expect(s.out).not.toContain('\n');
     p.done();
     expect(s.out.endsWith('\r\x1b[2K')).toBe(true);
+    // A log line after done() (cleanup) prints plainly and does not bring the line back.
+    p.event('removing the ephemeral cluster');
+    expect(s.out.endsWith('removing the ephemeral cluster\n')).toBe(true);
   });
 
   it('is quiet when stderr is not a terminal, and with --json (enabled: false)', () => {
