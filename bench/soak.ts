@@ -35,7 +35,7 @@ interface Step {
 const matrixOut = join(ROOT, 'soak-results', 'matrix-latest.md');
 const steps: Step[] = [
   { name: 'protocol fuzzing', file: 'test/reliability/protocol-fuzz.int.test.ts', env: { CACHECTL_FUZZ_RUNS: quick ? '120' : '600', CACHECTL_FUZZ_SEED: String(seed) }, limitMs: 15 * 60_000 },
-  { name: 'resource bounds', file: 'test/reliability/resource-bounds.int.test.ts', env: { CACHECTL_BLACKHOLE_MS: quick ? '10000' : '180000' }, limitMs: 10 * 60_000 },
+  { name: 'resource bounds', file: 'test/reliability/resource-bounds.int.test.ts', env: { CACHECTL_BLACKHOLE_MS: quick ? '10000' : '120000' }, limitMs: 10 * 60_000 },
   {
     name: 'fault matrix',
     file: 'test/reliability/fault-matrix.int.test.ts',
