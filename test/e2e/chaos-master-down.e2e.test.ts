@@ -26,8 +26,10 @@ describe('cachectl chaos master-down (e2e)', () => {
       ],
       { timeoutMs: 150_000 },
     );
-    expect(res.exitCode, res.stderr).toBe(0);
     const r = res.json;
+    // On failure say which rule failed with which numbers (and the progress log).
+    const why = `${JSON.stringify(r?.expectations?.filter((e: { passed: boolean }) => !e.passed) ?? null)}\n${JSON.stringify(r?.runs?.map((x: { label: string; metrics: unknown }) => [x.label, x.metrics]) ?? null)}\n${res.stderr.slice(-3000)}`;
+    expect(res.exitCode, why).toBe(0);
     expect(r).toMatchObject({ kind: 'chaos-run', scenario: 'master-down', seed: 11, verdict: 'pass', interrupted: false });
     expect(r.replay).toContain('--seed 11');
     expect(r.runs.map((x: { label: string }) => x.label)).toEqual(['none', 'proxy-delete', 'client-short-ttl']);
@@ -41,7 +43,7 @@ describe('cachectl chaos master-down (e2e)', () => {
     expect(none.findings.join(' ')).toMatch(/Incident reproduced: master CAS failed \d+ times, the slave was not updated, \d+ stale reads? served by the slave/);
 
     // proxy-delete: no stale read from the slave during the outage, paid for in hit rate / database reads
-    expect(del.metrics.staleReadsDuringFault).toBe(0);
+    expect(del.metrics.staleReadsDuringFault, why).toBe(0);
     expect(del.metrics.slaveStaleKeysAtHeal).toBe(0);
     expect(del.metrics.dbReads).toBeGreaterThan(none.metrics.dbReads);
     expect(del.metrics.hitRate).toBeLessThan(none.metrics.hitRate);
