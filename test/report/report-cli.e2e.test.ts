@@ -26,10 +26,6 @@ describe('cachectl report / runs (built CLI)', () => {
     copyFileSync(join(FIXTURES, fixtures[0]), first);
     copyFileSync(join(FIXTURES, fixtures[fixtures.length - 1]), second);
 
-    const empty = await cli.run(['runs', '--json']);
-    expect(empty.exitCode, empty.stderr).toBe(0);
-    expect(empty.json).toMatchObject({ runs: [], resultsDir: join(cli.stateDir, 'results') });
-
     const rendered = await cli.run(['report', first, '--junit', 'out/junit.xml', '--save', '--json']);
     expect(rendered.exitCode, rendered.stderr).toBe(0);
     expect(rendered.json.reportFile).toBe(join(cli.dir, 'first.html'));
@@ -45,6 +41,7 @@ describe('cachectl report / runs (built CLI)', () => {
 
     const list = await cli.run(['runs', '--json']);
     expect(list.exitCode, list.stderr).toBe(0);
+    expect(list.json.resultsDir).toBe(join(cli.stateDir, 'results'));
     expect(list.json.runs).toHaveLength(2);
     for (const r of list.json.runs) {
       expect(r).toMatchObject({ id: expect.any(String), date: expect.any(String), scenario: expect.any(String), verdict: expect.any(String), durationMs: expect.any(Number) });
@@ -57,15 +54,12 @@ describe('cachectl report / runs (built CLI)', () => {
     const show = await cli.run(['runs', 'show', rendered.json.runId, '--json']);
     expect(show.exitCode, show.stderr).toBe(0);
     expect(show.json.report.runId).toBe(rendered.json.runId);
-    const showHuman = await cli.run(['runs', 'show', 'latest']);
-    expect(showHuman.stdout).toMatch(/replay:\s+cachectl /);
+    expect(show.json.report.replayCommand).toMatch(/^cachectl /);
 
-    const cmp = await cli.run(['runs', 'compare', 'latest~1', 'latest', '--json']);
-    expect(cmp.exitCode, cmp.stderr).toBe(0);
-    expect(cmp.json.rows.length).toBeGreaterThan(0);
-    expect(cmp.json.rows[0]).toMatchObject({ series: expect.any(String), metric: expect.any(String) });
     const cmpHuman = await cli.run(['runs', 'compare', 'latest~1', 'latest']);
+    expect(cmpHuman.exitCode, cmpHuman.stderr).toBe(0);
     expect(cmpHuman.stdout).toMatch(/METRIC\s+A\s+B\s+DELTA/);
+    expect(cmpHuman.stdout).toMatch(/staleReads/);
 
     // The saved id renders too (no path needed).
     const byId = await cli.run(['report', rendered.json.runId, '--json']);
@@ -123,6 +117,5 @@ describe('--report and saved runs from the real chaos and workload commands (bui
     const none = await run.run(['workload', '--servers', `${mc.host}:${mc.port}`, '--duration', '1s', '--clients', '1', '--keys', '10', '--no-save', '--json']);
     expect(none.exitCode, none.stderr).toBe(0);
     expect(none.json.artifacts).toEqual({});
-    expect((await run.run(['runs', '--json'])).json.runs).toHaveLength(2);
   });
 });
