@@ -34,6 +34,7 @@ Reads follow --read-policy with fallback. Admin HTTP API: GET /health /config /s
     epoch: Flags.integer({ description: 'starting config epoch', min: 0 }),
     'pending-log': Flags.string({ description: 'durable pending-invalidation log file (reloaded at start)' }),
     'max-item-size': Flags.string({ description: 'largest value accepted, like memcached -I (e.g. 1m)' }),
+    workers: Flags.string({ description: 'worker processes sharing the client port (integer, or auto = one per core up to 4); the admin API and config stay one', default: '1' }),
   };
 
   async run(): Promise<ProxyRunResult> {

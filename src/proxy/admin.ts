@@ -1,17 +1,37 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { isCachectlError } from '../errors.js';
+import type { ProxyRuntimeConfig } from './config.js';
 import type { ProxyEngine } from './engine.js';
-import { renderPrometheus } from './stats.js';
+import { renderPrometheus, type ProxyStatsView } from './stats.js';
 
 /**
  * The proxy's admin HTTP API (loopback by default):
  *   GET /health, GET /config, PUT /config (Bearer token, strictly greater epoch), GET /stats, GET /metrics.
  */
+/** What the admin API serves: one engine, or the primary of a multi-worker proxy (one config for all). */
+export interface AdminTarget {
+  readonly name: string;
+  epoch(): number;
+  getConfig(): ProxyRuntimeConfig;
+  statsView(): ProxyStatsView | Promise<ProxyStatsView>;
+  /** PUT /config: throws CONFIG_INVALID / STATE_CONFLICT (CachectlError) and changes nothing then */
+  update(body: unknown): ProxyRuntimeConfig | Promise<ProxyRuntimeConfig>;
+}
+
+export function engineAdminTarget(engine: ProxyEngine, connections: () => { current: number; total: number }): AdminTarget {
+  return {
+    name: engine.name,
+    epoch: () => engine.config.epoch,
+    getConfig: () => engine.getConfig(),
+    statsView: () => engine.statsView(connections()),
+    update: (body) => engine.update(body),
+  };
+}
+
 export interface AdminOptions {
-  engine: ProxyEngine;
+  target: AdminTarget;
   token: string;
-  connections: () => { current: number; total: number };
 }
 
 function send(res: ServerResponse, status: number, body: unknown, type = 'application/json'): void {
@@ -47,18 +67,18 @@ function readBody(req: IncomingMessage, limit = 1024 * 1024): Promise<string> {
 }
 
 export function createAdminServer(options: AdminOptions): Server {
-  const { engine } = options;
+  const { target } = options;
   return createServer((req, res) => {
     void (async () => {
       const path = (req.url ?? '/').split('?')[0];
       try {
         if (req.method === 'GET' && path === '/health') {
-          return send(res, 200, { status: 'ok', epoch: engine.config.epoch, name: engine.name });
+          return send(res, 200, { status: 'ok', epoch: target.epoch(), name: target.name });
         }
-        if (req.method === 'GET' && path === '/config') return send(res, 200, engine.getConfig());
-        if (req.method === 'GET' && path === '/stats') return send(res, 200, engine.statsView(options.connections()));
+        if (req.method === 'GET' && path === '/config') return send(res, 200, target.getConfig());
+        if (req.method === 'GET' && path === '/stats') return send(res, 200, await target.statsView());
         if (req.method === 'GET' && path === '/metrics') {
-          return send(res, 200, renderPrometheus(engine.statsView(options.connections())), 'text/plain; version=0.0.4');
+          return send(res, 200, renderPrometheus(await target.statsView()), 'text/plain; version=0.0.4');
         }
         if (req.method === 'PUT' && path === '/config') {
           const auth = req.headers.authorization ?? '';
@@ -73,7 +93,7 @@ export function createAdminServer(options: AdminOptions): Server {
             return send(res, 400, { error: 'bad-request', message: `body is not valid JSON: ${(err as Error).message}`, hint: 'send a ProxyConfigUpdate JSON object' });
           }
           try {
-            return send(res, 200, engine.update(body));
+            return send(res, 200, await target.update(body));
           } catch (err) {
             if (isCachectlError(err)) {
               const status = err.code === 'STATE_CONFLICT' ? 409 : 400;

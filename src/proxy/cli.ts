@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { CachectlError, usageError } from '../errors.js';
 import { FAILOVER_MODES, MITIGATIONS, READ_POLICIES, REPLICATION_MODES, proxySchema } from '../config/schema.js';
 import type { ProxyNodeAddr, ProxyRuntimeConfig, ProxyShard } from './config.js';
@@ -24,12 +25,15 @@ export interface ProxyCommandFlags {
   epoch?: number;
   'pending-log'?: string;
   'max-item-size'?: string;
+  /** worker processes: an integer >= 1 or "auto" (min(cpus, 4)) */
+  workers?: string;
 }
 
 export interface ProxyRunResult {
   name: string;
   port: number;
   adminPort: number;
+  workers: number;
   stopped: true;
 }
 
@@ -60,6 +64,16 @@ export function parseSize(text: string): number {
   if (!m) throw usageError(`--max-item-size must be a size like 1m or 512k, got "${text}"`);
   const mult = m[2].toLowerCase() === 'm' ? 1024 * 1024 : m[2].toLowerCase() === 'k' ? 1024 : 1;
   return Number(m[1]) * mult;
+}
+
+/** --workers: "auto" = one per core, at most 4 (more only adds IPC and backend connections) */
+export function parseWorkers(text: string | undefined, cpus = availableParallelism()): number {
+  if (text === undefined) return 1;
+  if (text === 'auto') return Math.max(1, Math.min(cpus, 4));
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 64) {
+    throw usageError(`--workers must be an integer from 1 to 64 or "auto", got "${text}"`, 'e.g. --workers 2 (or auto: one per core, at most 4)');
+  }
+  return Number(text);
 }
 
 export function proxyOptionsFromFlags(flags: ProxyCommandFlags, env: NodeJS.ProcessEnv = process.env): ProxyOptions {
@@ -102,6 +116,7 @@ export function proxyOptionsFromFlags(flags: ProxyCommandFlags, env: NodeJS.Proc
     config,
     pendingLogFile: flags['pending-log'],
     maxValueLength: flags['max-item-size'] ? parseSize(flags['max-item-size']) : 1024 * 1024,
+    workers: parseWorkers(flags.workers),
   };
 }
 
@@ -114,10 +129,15 @@ export async function runProxyCommand(
   const options = proxyOptionsFromFlags(flags, env);
   if (!options.adminToken) log('warning: CACHECTL_ADMIN_TOKEN is empty: PUT /config will refuse every request');
   try {
-    const r = await runProxy(options, (p) => {
-      const s = options.config.shards.map((sh) => `${sh.name}: master ${sh.master.host}:${sh.master.port}, slave ${sh.slave ? `${sh.slave.host}:${sh.slave.port}` : 'none'}`);
-      log(`${options.name} listening on ${options.host}:${p.port}, admin http://${options.adminHost}:${p.adminPort} (epoch ${options.config.epoch}; ${s.join('; ')})`);
-    });
+    const r = await runProxy(
+      options,
+      (p) => {
+        const s = options.config.shards.map((sh) => `${sh.name}: master ${sh.master.host}:${sh.master.port}, slave ${sh.slave ? `${sh.slave.host}:${sh.slave.port}` : 'none'}`);
+        const w = p.workers > 1 ? `, ${p.workers} workers` : '';
+        log(`${options.name} listening on ${options.host}:${p.port}${w}, admin http://${options.adminHost}:${p.adminPort} (epoch ${options.config.epoch}; ${s.join('; ')})`);
+      },
+      log,
+    );
     return { ...r, stopped: true };
   } catch (err) {
     if (err instanceof CachectlError) throw err;

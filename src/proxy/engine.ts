@@ -70,6 +70,43 @@ export const configUpdateSchema = z
   })
   .strict();
 
+/**
+ * Validate a PUT /config body against the current config and return the config it leads to.
+ * Throws CONFIG_INVALID (bad body) or STATE_CONFLICT (epoch not greater). Pure: shared by the
+ * engine and by the cluster primary, which validates once for all its workers.
+ */
+export function nextConfig(current: ProxyRuntimeConfig, body: unknown): ProxyRuntimeConfig {
+  const parsed = configUpdateSchema.safeParse(body);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
+    throw new CachectlError('CONFIG_INVALID', `invalid config update: ${problems}`, {
+      hint: 'send {"epoch": <current epoch + 1>, ...fields to change} as described by ProxyConfigUpdate',
+    });
+  }
+  const u = parsed.data as ProxyConfigUpdate;
+  if (u.epoch <= current.epoch) {
+    throw new CachectlError('STATE_CONFLICT', `stale epoch ${u.epoch}: the proxy is at epoch ${current.epoch}`, {
+      hint: `read GET /config and send an epoch greater than ${current.epoch}`,
+      details: { currentEpoch: current.epoch },
+    });
+  }
+  if (u.shards) {
+    const names = new Set(u.shards.map((s) => s.name));
+    if (names.size !== u.shards.length) {
+      throw new CachectlError('CONFIG_INVALID', 'invalid config update: shard names must be unique', { hint: 'give every shard its own name' });
+    }
+  }
+  return structuredClone({ ...current, ...u });
+}
+
+/** The config after auto failover promoted `shard`'s slave (null when there is nothing to promote). */
+export function promotedConfig(current: ProxyRuntimeConfig, shard: string): ProxyRuntimeConfig | null {
+  const cfg = current.shards.find((s) => s.name === shard);
+  if (!cfg || !cfg.slave) return null;
+  const shards = current.shards.map((s) => (s.name === shard ? { name: s.name, master: s.slave!, slave: null } : s));
+  return { ...structuredClone(current), epoch: current.epoch + 1, shards };
+}
+
 interface ShardRuntime {
   name: string;
   master: BackendNode;
@@ -83,6 +120,28 @@ export interface EngineOptions {
   config: ProxyRuntimeConfig;
   pendingLogFile?: string;
   maxValueLength?: number;
+  /**
+   * Auto failover in a multi-worker proxy: instead of promoting locally, ask the one place that
+   * owns the config (the cluster primary) to promote `shard` from `epoch`; it applies the new
+   * config to every worker. Absent: this engine promotes by itself.
+   */
+  requestPromotion?: (shard: string, epoch: number) => void;
+  /**
+   * Multi-worker proxy: invalidations the *other* workers owe (their logs), so this worker too
+   * reads such a key from the master only, exactly as one proxy would.
+   */
+  owedElsewhere?: OwedElsewhere;
+  /**
+   * Multi-worker proxy, sync replication: called after a failed slave copy was logged as owed;
+   * `done` runs once every other worker knows (before the client hears STORED).
+   */
+  afterOwed?: (done: () => void) => void;
+}
+
+export interface OwedElsewhere {
+  readonly size: number;
+  /** id as PendingInvalidationLog.idOf */
+  has(id: string): boolean;
 }
 
 export class ProxyEngine {
@@ -98,6 +157,11 @@ export class ProxyEngine {
   private balance = 0;
   private retryTimer: NodeJS.Timeout;
   private readonly retrying = new Set<string>();
+  private readonly requestPromotion: EngineOptions['requestPromotion'];
+  private readonly owedElsewhere: OwedElsewhere | undefined;
+  private readonly afterOwed: EngineOptions['afterOwed'];
+  /** shards whose promotion was already asked for at the current epoch (ask once) */
+  private readonly promotionAsked = new Set<string>();
 
   constructor(options: EngineOptions) {
     this.name = options.name;
@@ -109,6 +173,9 @@ export class ProxyEngine {
       maxValueLength: options.maxValueLength ?? 1024 * 1024,
     };
     this.pending = new PendingInvalidationLog(options.pendingLogFile);
+    this.requestPromotion = options.requestPromotion;
+    this.owedElsewhere = options.owedElsewhere;
+    this.afterOwed = options.afterOwed;
     this.applyShards(this.config.shards);
     this.retryTimer = setInterval(() => this.retryPending(), Math.min(this.config.probeIntervalMs, 250));
     this.retryTimer.unref();
@@ -160,32 +227,14 @@ export class ProxyEngine {
 
   /** PUT /config: validate, refuse stale epochs, apply atomically. */
   update(body: unknown): ProxyRuntimeConfig {
-    const parsed = configUpdateSchema.safeParse(body);
-    if (!parsed.success) {
-      const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
-      throw new CachectlError('CONFIG_INVALID', `invalid config update: ${problems}`, {
-        hint: 'send {"epoch": <current epoch + 1>, ...fields to change} as described by ProxyConfigUpdate',
-      });
-    }
-    const u = parsed.data as ProxyConfigUpdate;
-    if (u.epoch <= this.config.epoch) {
-      throw new CachectlError('STATE_CONFLICT', `stale epoch ${u.epoch}: the proxy is at epoch ${this.config.epoch}`, {
-        hint: `read GET /config and send an epoch greater than ${this.config.epoch}`,
-        details: { currentEpoch: this.config.epoch },
-      });
-    }
-    if (u.shards) {
-      const names = new Set(u.shards.map((s) => s.name));
-      if (names.size !== u.shards.length) {
-        throw new CachectlError('CONFIG_INVALID', 'invalid config update: shard names must be unique', { hint: 'give every shard its own name' });
-      }
-    }
-    const next: ProxyRuntimeConfig = { ...this.config, ...u };
-    this.config = structuredClone(next);
+    const next = nextConfig(this.config, body);
+    const shardsChanged = (body as ProxyConfigUpdate).shards !== undefined;
+    this.config = next;
+    this.promotionAsked.clear();
     this.nodeOptions.timeoutMs = next.timeoutMs;
     this.nodeOptions.downAfterFailures = next.downAfterFailures;
     this.nodeOptions.probeIntervalMs = next.probeIntervalMs;
-    if (u.shards) this.applyShards(next.shards);
+    if (shardsChanged) this.applyShards(next.shards);
     return this.getConfig();
   }
 
@@ -229,7 +278,11 @@ export class ProxyEngine {
     let firstRole: 'master' | 'slave' = 'master';
     // a slave that still owes an invalidation for this key (it missed a write while it was down
     // or slow) holds an old value: read the master only until the owed delete has landed
-    const slaveOwes = shard.slave !== null && this.pending.size > 0 && (this.pending.has(shard.name, key) || this.pending.has(shard.name, null));
+    const elsewhere = this.owedElsewhere;
+    const slaveOwes =
+      shard.slave !== null &&
+      ((this.pending.size > 0 && (this.pending.has(shard.name, key) || this.pending.has(shard.name, null))) ||
+        (elsewhere !== undefined && elsewhere.size > 0 && (elsewhere.has(PendingInvalidationLog.idOf(shard.name, key)) || elsewhere.has(PendingInvalidationLog.idOf(shard.name, null)))));
     if (slaveOwes) second = null;
     if (!masterOnly && shard.slave && !slaveOwes) {
       const policy = this.config.readPolicy;
@@ -327,12 +380,17 @@ export class ProxyEngine {
 
   /** auto failover: this proxy alone makes the slave the master (the split-brain negative control). */
   private promote(shard: ShardRuntime): void {
-    const cfg = this.config.shards.find((s) => s.name === shard.name);
-    if (!cfg || !cfg.slave) return;
+    if (this.requestPromotion) {
+      if (this.promotionAsked.has(shard.name)) return;
+      this.promotionAsked.add(shard.name);
+      this.requestPromotion(shard.name, this.config.epoch);
+      return;
+    }
+    const next = promotedConfig(this.config, shard.name);
+    if (!next) return;
     this.stats.failovers++;
-    const shards = this.config.shards.map((s) => (s.name === shard.name ? { name: s.name, master: s.slave!, slave: null } : s));
-    this.config = { ...this.config, epoch: this.config.epoch + 1, shards };
-    this.applyShards(shards);
+    this.config = next;
+    this.applyShards(next.shards);
   }
 
   /** Delete the key on the slave now; when that fails, owe it in the durable log. */
@@ -355,6 +413,7 @@ export class ProxyEngine {
       else {
         this.stats.replicationFailures++;
         this.pending.add(shard.name, key);
+        if (sync && this.afterOwed) return this.afterOwed(done);
       }
       if (sync) done();
     };

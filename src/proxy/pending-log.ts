@@ -32,6 +32,9 @@ export class PendingInvalidationLog {
   private scheduled = false;
   private linesWritten = 0;
 
+  /** told of every entry that becomes owed (+) or stops being owed (-): id = "<shard> <hex key|*>" */
+  onChange: ((op: '+' | '-', id: string) => void) | undefined;
+
   constructor(
     private readonly file: string | undefined,
     private readonly maxKeys = 100_000,
@@ -40,6 +43,15 @@ export class PendingInvalidationLog {
       if (existsSync(file)) this.replay(readFileSync(file, 'latin1'));
       this.rewrite();
     }
+  }
+
+  /** ids of everything owed now (see onChange) */
+  ids(): string[] {
+    return [...this.live.keys()];
+  }
+
+  static idOf(shard: string, key: Buffer | null): string {
+    return PendingInvalidationLog.id(shard, key);
   }
 
   get size(): number {
@@ -74,12 +86,20 @@ export class PendingInvalidationLog {
   add(shard: string, key: Buffer | null): void {
     if (this.live.has(PendingInvalidationLog.id(shard, null))) return; // a flush covers every key
     if (key !== null && this.live.size >= this.maxKeys) key = null;
-    if (key === null) {
-      for (const [id, e] of this.live) if (e.shard === shard) this.live.delete(id);
-    }
     const id = PendingInvalidationLog.id(shard, key);
+    if (key === null) {
+      // announce the flush before dropping the keys it covers, so a watcher never sees a gap
+      this.onChange?.('+', id);
+      for (const [other, e] of this.live) {
+        if (e.shard === shard) {
+          this.live.delete(other);
+          this.onChange?.('-', other);
+        }
+      }
+    }
     if (this.live.has(id)) return;
     this.live.set(id, { shard, keyHex: key ? key.toString('hex') : null });
+    if (key !== null) this.onChange?.('+', id);
     this.append(`+ ${id}`);
   }
 
@@ -90,6 +110,7 @@ export class PendingInvalidationLog {
   remove(shard: string, key: Buffer | null): void {
     const id = PendingInvalidationLog.id(shard, key);
     if (!this.live.delete(id)) return;
+    this.onChange?.('-', id);
     this.append(`- ${id}`);
   }
 

@@ -2,11 +2,11 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { Server as HttpServer } from 'node:http';
 import { CachectlError } from '../errors.js';
 import { MAGIC_REQUEST } from '../protocol/binary.js';
-import { createAdminServer } from './admin.js';
+import { createAdminServer, engineAdminTarget } from './admin.js';
 import { AsciiSession } from './ascii-session.js';
 import { BinarySession } from './binary-session.js';
 import type { ProxyRuntimeConfig } from './config.js';
-import { ProxyEngine } from './engine.js';
+import { ProxyEngine, type OwedElsewhere } from './engine.js';
 
 /** Everything `cachectl proxy` needs; the command maps its flags onto this. */
 export interface ProxyOptions {
@@ -22,17 +22,31 @@ export interface ProxyOptions {
   maxValueLength?: number;
   /** close a client that stalls half-way through a request for this long (0 = never) */
   clientIdleTimeoutMs?: number;
+  /**
+   * worker processes accepting clients on the same port (node:cluster); 1 = this process does
+   * everything. With N > 1 the primary serves the admin API and owns the one config/epoch.
+   */
+  workers?: number;
+}
+
+/** How a cluster worker runs startProxy: no admin API of its own, promotions asked of the primary. */
+export interface WorkerRole {
+  requestPromotion: (shard: string, epoch: number) => void;
+  owedElsewhere: OwedElsewhere;
+  afterOwed: (done: () => void) => void;
 }
 
 export interface RunningProxy {
   port: number;
   adminPort: number;
   engine: ProxyEngine;
+  /** client connections open now and accepted since start */
+  connections(): { current: number; total: number };
   /** stop accepting, let in-flight requests finish (up to drainMs), close everything */
   stop(drainMs?: number): Promise<void>;
 }
 
-function listen(server: Server | HttpServer, host: string, port: number, what: string): Promise<number> {
+export function listen(server: Server | HttpServer, host: string, port: number, what: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
       reject(
@@ -50,9 +64,17 @@ function listen(server: Server | HttpServer, host: string, port: number, what: s
   });
 }
 
-export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
+export async function startProxy(options: ProxyOptions, worker?: WorkerRole): Promise<RunningProxy> {
   const maxValueLength = options.maxValueLength ?? 1024 * 1024;
-  const engine = new ProxyEngine({ name: options.name, config: options.config, pendingLogFile: options.pendingLogFile, maxValueLength });
+  const engine = new ProxyEngine({
+    name: options.name,
+    config: options.config,
+    pendingLogFile: options.pendingLogFile,
+    maxValueLength,
+    requestPromotion: worker?.requestPromotion,
+    owedElsewhere: worker?.owedElsewhere,
+    afterOwed: worker?.afterOwed,
+  });
   const sockets = new Map<Socket, AsciiSession | BinarySession | undefined>();
   let total = 0;
   const idleMs = options.clientIdleTimeoutMs ?? 30_000;
@@ -86,21 +108,24 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     engine.close();
     throw err;
   }
-  const admin = createAdminServer({ engine, token: options.adminToken, connections: () => ({ current: sockets.size, total }) });
-  let adminPort: number;
-  try {
-    adminPort = await listen(admin, options.adminHost, options.adminPort, 'the admin API');
-  } catch (err) {
-    server.close();
-    engine.close();
-    throw err;
+  const connections = (): { current: number; total: number } => ({ current: sockets.size, total });
+  const admin = worker ? null : createAdminServer({ target: engineAdminTarget(engine, connections), token: options.adminToken });
+  let adminPort = 0;
+  if (admin) {
+    try {
+      adminPort = await listen(admin, options.adminHost, options.adminPort, 'the admin API');
+    } catch (err) {
+      server.close();
+      engine.close();
+      throw err;
+    }
   }
 
   let stopped: Promise<void> | undefined;
   const stop = (drainMs = 2000): Promise<void> =>
     (stopped ??= (async () => {
       server.close();
-      admin.close();
+      admin?.close();
       // Stop reading new requests, let the replies owed for requests in flight go out, then close.
       const deadline = Date.now() + drainMs;
       for (const s of sockets.keys()) s.pause();
@@ -112,17 +137,28 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       for (const s of sockets.keys()) s.end();
       while (sockets.size > 0 && Date.now() < deadline + 200) await new Promise((r) => setTimeout(r, 10));
       for (const s of sockets.keys()) s.destroy();
-      admin.closeAllConnections();
+      admin?.closeAllConnections();
       engine.close();
     })());
 
-  return { port, adminPort, engine, stop };
+  return { port, adminPort, engine, connections, stop };
 }
 
-/** Run in the foreground until SIGTERM/SIGINT, then drain and resolve. */
-export async function runProxy(options: ProxyOptions, onReady?: (p: RunningProxy) => void): Promise<{ name: string; port: number; adminPort: number }> {
-  const proxy = await startProxy(options);
-  onReady?.(proxy);
+/** Run in the foreground until SIGTERM/SIGINT, then drain and resolve. With workers > 1: node:cluster (cluster.ts). */
+export async function runProxy(
+  options: ProxyOptions,
+  onReady?: (p: { port: number; adminPort: number; workers: number }) => void,
+  log: (line: string) => void = () => undefined,
+): Promise<{ name: string; port: number; adminPort: number; workers: number }> {
+  const workers = options.workers ?? 1;
+  let proxy: { port: number; adminPort: number; stop(drainMs?: number): Promise<void> };
+  if (workers > 1) {
+    const { startProxyCluster } = await import('./cluster.js');
+    proxy = await startProxyCluster(options, log);
+  } else {
+    proxy = await startProxy(options);
+  }
+  onReady?.({ port: proxy.port, adminPort: proxy.adminPort, workers });
   await new Promise<void>((resolve) => {
     const onSignal = (): void => {
       process.off('SIGTERM', onSignal);
@@ -132,5 +168,5 @@ export async function runProxy(options: ProxyOptions, onReady?: (p: RunningProxy
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
-  return { name: options.name, port: proxy.port, adminPort: proxy.adminPort };
+  return { name: options.name, port: proxy.port, adminPort: proxy.adminPort, workers };
 }

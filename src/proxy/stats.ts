@@ -39,6 +39,8 @@ export interface ProxyStatsView {
   failovers: number;
   writesRefusedFenced: number;
   memory: { rssBytes: number; heapUsedBytes: number; externalBytes: number; arrayBuffersBytes: number };
+  /** multi-worker proxy only: each worker process (counters above are their sum) */
+  workers?: { index: number; pid: number | null; up: boolean; epoch: number; restarts: number }[];
 }
 
 export class ProxyStats {
