@@ -46,7 +46,7 @@ function costLine(m: ChaosMetrics): string {
 // ---------------------------------------------------------------------------------------------
 // master-down
 
-function masterFault(request: ScenarioRequest, link: string, node: string): FaultSpec {
+export function masterFault(request: ScenarioRequest, link: string, node: string): FaultSpec {
   switch (request.fault) {
     case 'partition':
       return { kind: 'link-down', link };
