@@ -24,6 +24,8 @@ import { findBinary, startMemcached, type ManagedProcess } from '../src/runtime/
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const THREADS = Number(process.env.BENCH_THREADS ?? 2);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
+/** the multi-worker row: `cachectl proxy --workers <BENCH_WORKERS>` (default auto = min(cpus, 4)) */
+const WORKERS = process.env.BENCH_WORKERS ?? 'auto';
 
 interface Result {
   name: string;
@@ -121,6 +123,12 @@ function peakRssMb(pid: number): number {
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024;
 }
 
+/** a multi-worker proxy: the primary plus its workers (peak RSS of each, summed) */
+async function clusterPeakRssMb(pid: number): Promise<number> {
+  const kids = spawnSync('ps', ['--ppid', String(pid), '-o', 'pid='], { encoding: 'utf8' }).stdout.split('\n').map(Number).filter((x) => x > 0);
+  return [pid, ...kids].reduce((sum, p) => sum + (existsSync(`/proc/${p}/status`) ? peakRssMb(p) : 0), 0);
+}
+
 async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.pid === undefined) return;
   child.kill('SIGTERM');
@@ -150,7 +158,7 @@ async function main(): Promise<void> {
   });
   const results: Result[] = [];
   try {
-    const [mcPort, slavePort, twemPort, twemStats, proxyPort, proxyAdmin, bhProxyPort, bhAdmin, holePort, pipePort] = await getFreePorts(10);
+    const [mcPort, slavePort, twemPort, twemStats, proxyPort, proxyAdmin, bhProxyPort, bhAdmin, holePort, pipePort, multiPort, multiAdmin] = await getFreePorts(12);
     const mc = await startMemcached({ port: mcPort, memoryMb: 256, threads: 2 });
     const slave = await startMemcached({ port: slavePort, memoryMb: 256, threads: 2 });
     started.push(mc, slave);
@@ -162,30 +170,36 @@ async function main(): Promise<void> {
     const twem = spawn(nutcracker, ['-c', join(dir, 'twemproxy.yml'), '-s', String(twemStats), '-a', '127.0.0.1', '-o', join(dir, 'twemproxy.log')], { stdio: 'ignore' });
     children.push(twem);
 
-    const proxyArgs = (port: number, admin: number, slaveAddr: string): string[] => [
+    const proxyArgs = (port: number, admin: number, slaveAddr: string, workers = '1'): string[] => [
       join(ROOT, 'bin', 'run.js'), 'proxy', '--name', 'bench-proxy',
       '--port', String(port), '--admin-port', String(admin), '--master', `127.0.0.1:${mcPort}`, '--slave', slaveAddr, '--replication', 'sync', '--timeout-ms', '500',
+      '--workers', workers,
     ];
     const proxy = spawn(process.execPath, proxyArgs(proxyPort, proxyAdmin, `127.0.0.1:${slavePort}`), { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, CACHECTL_ADMIN_TOKEN: 'bench' } });
     children.push(proxy);
+    const multi = spawn(process.execPath, proxyArgs(multiPort, multiAdmin, `127.0.0.1:${slavePort}`, WORKERS), { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, CACHECTL_ADMIN_TOKEN: 'bench' } });
+    children.push(multi);
     // Reference for the platform's ceiling: a Node.js process that only pipes bytes (no parsing,
     // no routing, no replication, one backend connection per client).
     const pipeCode = `const net=require('net');net.createServer({noDelay:true},c=>{const s=net.connect(${mcPort},'127.0.0.1');s.setNoDelay(true);c.pipe(s);s.pipe(c);c.on('error',()=>s.destroy());s.on('error',()=>c.destroy());c.on('close',()=>s.destroy());}).listen(${pipePort},'127.0.0.1')`;
     const pipe = spawn(process.execPath, ['-e', pipeCode], { stdio: 'ignore' });
     children.push(pipe);
-    await waitUntil('twemproxy, node pipe and cachectl proxy listening', async () => (await isPortOpen('127.0.0.1', twemPort)) && (await isPortOpen('127.0.0.1', proxyPort)) && (await isPortOpen('127.0.0.1', pipePort)), { timeoutMs: 15_000 });
+    await waitUntil('twemproxy, node pipe and cachectl proxy listening', async () => (await isPortOpen('127.0.0.1', twemPort)) && (await isPortOpen('127.0.0.1', proxyPort)) && (await isPortOpen('127.0.0.1', pipePort)) && (await isPortOpen('127.0.0.1', multiAdmin)), { timeoutMs: 30_000 });
+    const workerCount = ((await (await fetch(`http://127.0.0.1:${multiAdmin}/stats`)).json()) as { workers?: unknown[] }).workers?.length ?? 1;
 
     const targets: Array<[string, number, ChildProcess | undefined]> = [
       ['memcached (direct)', mcPort, undefined],
       ['twemproxy', twemPort, twem],
       ['cachectl proxy (sync replication)', proxyPort, proxy],
       ['node raw pipe (ceiling reference)', pipePort, pipe],
+      [`cachectl proxy, ${workerCount} workers (sync replication)`, multiPort, multi],
     ];
     process.stderr.write(`memaslap: ${SECONDS}s per target, ${THREADS} threads, concurrency ${CONCURRENCY}, ASCII, get/set 90/10\n`);
     for (const [name, port, child] of targets) {
       await exchangeFlush(port);
       const r = await memaslap(memaslapBin, `127.0.0.1:${port}`, SECONDS);
-      results.push({ name, tps: r.tps, p99us: r.p99, avgus: r.avg, ...(child?.pid ? { peakRssMb: peakRssMb(child.pid) } : {}) });
+      const rss = child?.pid ? (child === multi ? await clusterPeakRssMb(child.pid) : peakRssMb(child.pid)) : undefined;
+      results.push({ name, tps: r.tps, p99us: r.p99, avgus: r.avg, ...(rss !== undefined ? { peakRssMb: rss } : {}) });
       process.stderr.write(`  ${name}: ${r.tps} ops/s\n`);
     }
 
@@ -210,7 +224,8 @@ async function main(): Promise<void> {
     const ours = results[2].tps;
     console.log(`\nratio cachectl/twemproxy (throughput): ${(ours / twemTps).toFixed(2)}  (target >= 1.0; cachectl also writes every set to the slave, twemproxy does not)`);
     console.log(`ratio cachectl/node-raw-pipe (throughput): ${(ours / results[3].tps).toFixed(2)}  (how close the proxy is to what a Node.js process can forward at all)`);
-    console.log(`black-holed slave: ${stats.replication.failures} replication failures, ${stats.replication.pendingInvalidations} pending invalidations, peak RSS ${results[4].peakRssMb?.toFixed(1)} MB`);
+    console.log(`ratio cachectl ${workerCount} workers/twemproxy (throughput): ${(results[4].tps / twemTps).toFixed(2)}  (--workers ${WORKERS}; ${workerCount} vs 1 worker: ${(results[4].tps / ours).toFixed(2)}x)`);
+    console.log(`black-holed slave: ${stats.replication.failures} replication failures, ${stats.replication.pendingInvalidations} pending invalidations, peak RSS ${results[5].peakRssMb?.toFixed(1)} MB`);
     console.log(`black-holed slave RSS per second under load (MB): ${samples.map((x) => x.toFixed(0)).join(' ')}`);
   } finally {
     for (const s of held) s.destroy();

@@ -17,7 +17,7 @@ export type PrimaryToWorker =
   | { t: 'apply'; id: number; config: ProxyRuntimeConfig }
   | { t: 'stats'; id: number }
   | { t: 'stop'; drainMs: number }
-  /** every invalidation the other workers owe (sent right after fork, before any client) */
+  /** every invalidation the other workers owe (the answer to hello: before the worker listens) */
   | { t: 'owed-init'; entries: [number, string][] }
   | { t: 'owed'; from: number; op: '+' | '-'; id: string }
   | { t: 'owed-reset'; from: number; ids: string[] }
@@ -26,6 +26,8 @@ export type PrimaryToWorker =
   | { t: 'owed-barrier-done'; id: number };
 
 export type WorkerToPrimary =
+  /** the worker's message handler is in place (messages sent before it would be lost) */
+  | { t: 'hello'; index: number }
   | { t: 'ready'; index: number; port: number; epoch: number; owed: string[] }
   | { t: 'owed'; index: number; op: '+' | '-'; id: string }
   | { t: 'owed-barrier'; index: number; id: number }

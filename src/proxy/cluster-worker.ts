@@ -87,6 +87,8 @@ process.on('SIGTERM', () => stop(drainMs));
 process.on('SIGINT', () => stop(drainMs));
 process.on('disconnect', () => stop(drainMs));
 
+// hello -> owed-init: ahead of our listen request on the same channel, so before any client
+send({ t: 'hello', index });
 try {
   proxy = await startProxy(
     { ...init.options, adminToken: '' },

@@ -96,7 +96,7 @@ export function mergeStats(name: string, epoch: number, startedAt: number, views
         });
       }
     }
-    for (const k of Object.keys(out.replication) as (keyof ProxyStatsView['replication'])[]) out.replication[k] += v.replication[k];
+    for (const k of ['replicated', 'failures', 'pendingInvalidations', 'invalidationsLanded', 'proxyDeletes'] as const) out.replication[k] += v.replication[k];
     out.masterFailures += v.masterFailures;
     out.failovers += v.failovers;
     out.writesRefusedFenced += v.writesRefusedFenced;
@@ -160,6 +160,13 @@ export async function startProxyCluster(options: ProxyOptions, log: (line: strin
 
   const onMessage = (slot: Slot, m: WorkerToPrimary): void => {
     switch (m.t) {
+      case 'hello': {
+        // what the others owe, answered before the worker's listen request (same channel, in order)
+        const entries: [number, string][] = [];
+        for (const [from, ids] of owedBy) if (from !== slot.index) for (const id of ids) entries.push([from, id]);
+        send(slot, { t: 'owed-init', entries });
+        return;
+      }
       case 'ready': {
         // the restarted worker's log is the truth for what it owes
         owedBy.set(slot.index, new Set(m.owed));
@@ -244,11 +251,9 @@ export async function startProxyCluster(options: ProxyOptions, log: (line: strin
     const w = cluster.fork({ [WORKER_INIT_ENV]: JSON.stringify(init) });
     slot.worker = w;
     slot.ready = false;
-    // before anything else on the channel: what the others owe (the worker listens only later)
-    const entries: [number, string][] = [];
-    for (const [from, ids] of owedBy) if (from !== slot.index) for (const id of ids) entries.push([from, id]);
-    w.send({ t: 'owed-init', entries } satisfies PrimaryToWorker);
+
     w.on('message', (m: WorkerToPrimary) => onMessage(slot, m));
+    w.on('error', (err) => log(`proxy worker ${slot.index}: ${err.message}`)); // e.g. EPIPE sending to a dying worker
     w.on('exit', (code, signal) => {
       if (slot.worker !== w) return;
       slot.worker = null;
@@ -314,12 +319,12 @@ export async function startProxyCluster(options: ProxyOptions, log: (line: strin
     committed = next;
   }
 
-  async function collectStats(): Promise<ProxyStatsView[]> {
+  async function collectStats(): Promise<{ index: number; view: ProxyStatsView }[]> {
     const live = slots.filter((s) => s.ready && s.worker);
     const views = await Promise.all(
       live.map(
         (slot) =>
-          new Promise<ProxyStatsView | null>((resolve) => {
+          new Promise<{ index: number; view: ProxyStatsView } | null>((resolve) => {
             const id = nextId++;
             const t = setTimeout(() => {
               replies.delete(id);
@@ -328,20 +333,26 @@ export async function startProxyCluster(options: ProxyOptions, log: (line: strin
             replies.set(id, (m) => {
               clearTimeout(t);
               replies.delete(id);
-              resolve(m.t === 'stats' ? m.view : null);
+              resolve(m.t === 'stats' ? { index: slot.index, view: m.view } : null);
             });
             send(slot, { t: 'stats', id });
           }),
       ),
     );
-    return views.filter((v): v is ProxyStatsView => v !== null);
+    return views.filter((v): v is { index: number; view: ProxyStatsView } => v !== null);
   }
 
   const target: AdminTarget = {
     name: options.name,
     epoch: () => committed.epoch,
     getConfig: () => structuredClone(committed),
-    statsView: async () => ({ ...mergeStats(options.name, committed.epoch, startedAt, await collectStats(), failovers), workers: slots.map((s) => ({ index: s.index, pid: s.worker?.process.pid ?? null, up: s.ready, epoch: s.epoch, restarts: s.restarts })) }),
+    statsView: async () => {
+      const views = await collectStats();
+      const merged = mergeStats(options.name, committed.epoch, startedAt, views.map((v) => v.view), failovers);
+      const connectionsOf = (i: number): { current: number; total: number } => views.find((v) => v.index === i)?.view.connections ?? { current: 0, total: 0 };
+      merged.workers = slots.map((s) => ({ index: s.index, pid: s.worker?.process.pid ?? null, up: s.ready, epoch: s.epoch, restarts: s.restarts, connections: connectionsOf(s.index), owedByOthers: views.find((v) => v.index === s.index)?.view.replication.owedByOtherWorkers ?? 0 }));
+      return merged;
+    },
     update: (body) =>
       serialized(async () => {
         const next = nextConfig(latest, body); // throws for a bad or stale update: nobody hears of it

@@ -564,6 +564,7 @@ export class ProxyEngine {
         replicated: this.stats.replicated,
         failures: this.stats.replicationFailures,
         pendingInvalidations: this.pending.size,
+        ...(this.owedElsewhere ? { owedByOtherWorkers: this.owedElsewhere.size } : {}),
         invalidationsLanded: this.stats.invalidationsLanded,
         proxyDeletes: this.stats.proxyDeletes,
       },

@@ -32,6 +32,8 @@ export interface ProxyStatsView {
     replicated: number;
     failures: number;
     pendingInvalidations: number;
+    /** multi-worker proxy, per worker: keys other workers owe (this worker reads them from the master) */
+    owedByOtherWorkers?: number;
     invalidationsLanded: number;
     proxyDeletes: number;
   };
@@ -40,7 +42,7 @@ export interface ProxyStatsView {
   writesRefusedFenced: number;
   memory: { rssBytes: number; heapUsedBytes: number; externalBytes: number; arrayBuffersBytes: number };
   /** multi-worker proxy only: each worker process (counters above are their sum) */
-  workers?: { index: number; pid: number | null; up: boolean; epoch: number; restarts: number }[];
+  workers?: { index: number; pid: number | null; up: boolean; epoch: number; restarts: number; connections: { current: number; total: number }; owedByOthers: number }[];
 }
 
 export class ProxyStats {
