@@ -86,6 +86,10 @@ export const proxySchema = z
     adminHost: z.string().default('127.0.0.1'),
     /** client listen address */
     host: z.string().default('127.0.0.1'),
+    /** worker processes per proxy instance sharing its port (`cachectl proxy --workers`); auto = one per core, at most 4 */
+    workers: z
+      .union([z.number().int().min(1).max(64), z.literal('auto'), z.string().regex(/^\d+$/).transform(Number).pipe(z.number().int().min(1).max(64))])
+      .default(1),
   })
   .strict()
   .default({});

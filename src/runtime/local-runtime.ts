@@ -545,6 +545,8 @@ export class LocalRuntime implements Runtime {
       '--probe-interval-ms', String(p.probeIntervalMs),
       '--max-item-size', state.config.memcached.maxItemSize,
       '--pending-log', join(clusterDir(state.config.stateDir, state.name), `${c.name}.pending`),
+      // only when not the default, so single-process proxies keep today's exact command line
+      ...(p.workers !== undefined && p.workers !== 1 ? ['--workers', String(p.workers)] : []),
     ];
   }
 
@@ -554,6 +556,8 @@ export class LocalRuntime implements Runtime {
       freshLog(logFile, `cachectl ${c.name}`);
       // A new cluster starts with no pending invalidations from an old one.
       rmSync(join(clusterDir(state.config.stateDir, state.name), `${c.name}.pending`), { force: true });
+      // a multi-worker proxy keeps one log per worker: <name>.pending.w<i>
+      for (let i = 0; i < 64; i++) rmSync(join(clusterDir(state.config.stateDir, state.name), `${c.name}.pending.w${i}`), { force: true });
     }
     const proc = spawnManaged(process.execPath, [CLI_ENTRY, ...this.proxyArgs(state, c)], {
       logFile,
