@@ -133,8 +133,8 @@ export async function runProxyCommand(
       options,
       (p) => {
         const s = options.config.shards.map((sh) => `${sh.name}: master ${sh.master.host}:${sh.master.port}, slave ${sh.slave ? `${sh.slave.host}:${sh.slave.port}` : 'none'}`);
-        const w = p.workers > 1 ? `, ${p.workers} workers` : '';
-        log(`${options.name} listening on ${options.host}:${p.port}${w}, admin http://${options.adminHost}:${p.adminPort} (epoch ${options.config.epoch}; ${s.join('; ')})`);
+        const w = p.workers > 1 ? `${p.workers} workers; ` : '';
+        log(`${options.name} listening on ${options.host}:${p.port}, admin http://${options.adminHost}:${p.adminPort} (${w}epoch ${options.config.epoch}; ${s.join('; ')})`);
       },
       log,
     );

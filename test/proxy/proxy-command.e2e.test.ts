@@ -100,4 +100,32 @@ describe('cachectl proxy (built CLI)', () => {
     p.kill('SIGTERM');
     await p.exit;
   });
+
+  it('--workers 2: one admin API, SIGTERM drains a request in flight on every worker and exits 0; bad --workers exits 2; a port in use exits 3', { timeout: 60_000 }, async () => {
+    const bad = await start(['--port', '0', '--admin-port', '0', '--master', `127.0.0.1:${master.port}`, '--workers', 'many']).exit;
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--workers must be an integer from 1 to 64 or "auto", got "many"/);
+    const toxi = new Toxiproxy(toxiUrl);
+    const slow = await toxi.createProxy({ name: 'slow-workers', listen: `127.0.0.1:${await getFreePort()}`, upstream: `127.0.0.1:${master.port}` });
+    await slow.addToxic({ name: 'lag', type: 'latency', stream: 'downstream', toxicity: 1, attributes: { latency: 300, jitter: 0 } });
+    try {
+      const p = start(['--port', '0', '--admin-port', '0', '--master', slow.listen, '--slave', `127.0.0.1:${slave.port}`, '--timeout-ms', '2000', '--workers', '2']);
+      const { port, admin } = await p.port;
+      const stats = (await (await fetch(`http://127.0.0.1:${admin}/stats`)).json()) as { workers: unknown[] };
+      expect(stats.workers).toHaveLength(2);
+      const clash = await start(['--port', String(port), '--admin-port', '0', '--master', `127.0.0.1:${master.port}`, '--workers', '2']).exit;
+      expect(clash.code).toBe(3);
+      expect(clash.stderr).toMatch(/pick another port/);
+      // four connections: round robin puts requests in flight on both workers
+      const replies = Array.from({ length: 4 }, (_, i) => exchange(port, [Buffer.from(`get drain-w${i}\r\n`)], { expectBytes: 5, idleMs: 3000 }));
+      await new Promise((r) => setTimeout(r, 150));
+      p.kill('SIGTERM');
+      for (const r of replies) expect((await r).reply.toString()).toBe('END\r\n');
+      const done = await p.exit;
+      expect(done.code).toBe(0);
+      expect(await isPortOpen('127.0.0.1', port)).toBe(false);
+    } finally {
+      await slow.remove();
+    }
+  });
 });
