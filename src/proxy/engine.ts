@@ -309,7 +309,7 @@ export class ProxyEngine {
         this.countFailure(cmd, pf);
         // a failed token fetch (gets) is a failed CAS write as far as the slave is concerned:
         // the client's new version will not reach the cache, so proxy-delete must act here too
-        if (masterOnly) this.masterFailed(shard, key);
+        if (masterOnly) return this.masterFailed(shard, key, () => cb(pf, null));
         return cb(pf, null);
       }
       fallback.request(buildRequest(opcode, key, null, null, null), (f2, frame2) => {
@@ -342,8 +342,7 @@ export class ProxyEngine {
       if (f) {
         const pf = this.failureFrom('master', f);
         this.countFailure(cmd, pf);
-        this.masterFailed(shard, key);
-        return cb(pf, null);
+        return this.masterFailed(shard, key, () => cb(pf, null));
       }
       shard.masterFailures = 0;
       const status = frame!.status;
@@ -368,14 +367,22 @@ export class ProxyEngine {
     this.invalidateSlave(shard, key);
   }
 
-  private masterFailed(shard: ShardRuntime, key: Buffer): void {
+  /**
+   * The master failed a request for `key`. With proxy-delete the slave copy is deleted; under sync
+   * replication the client's error waits until that delete landed or is owed in the durable log,
+   * so no read that starts after the client saw the error can still get the old slave value.
+   */
+  private masterFailed(shard: ShardRuntime, key: Buffer, reply: () => void): void {
     this.stats.masterFailures++;
     shard.masterFailures++;
+    let replyNow = true;
     if (this.config.mitigation === 'proxy-delete' && shard.slave) {
       this.stats.proxyDeletes++;
-      this.invalidateSlave(shard, key);
+      replyNow = this.config.replication !== 'sync';
+      this.invalidateSlave(shard, key, replyNow ? undefined : reply);
     }
     if (this.config.failover === 'auto' && shard.slave && shard.masterFailures >= this.config.failoverThreshold) this.promote(shard);
+    if (replyNow) reply();
   }
 
   /** auto failover: this proxy alone makes the slave the master (the split-brain negative control). */
@@ -393,13 +400,17 @@ export class ProxyEngine {
     this.applyShards(next.shards);
   }
 
-  /** Delete the key on the slave now; when that fails, owe it in the durable log. */
-  private invalidateSlave(shard: ShardRuntime, key: Buffer): void {
+  /** Delete the key on the slave now; when that fails, owe it in the durable log. `done` runs once it landed or is owed. */
+  private invalidateSlave(shard: ShardRuntime, key: Buffer, done?: () => void): void {
     const slave = shard.slave;
-    if (!slave) return;
+    if (!slave) return done?.();
     const k = Buffer.from(key);
     slave.request(buildRequest(Op.Delete, k, null, null, null), (f, frame) => {
-      if (f || (frame!.status !== Status.Ok && frame!.status !== Status.KeyNotFound)) this.pending.add(shard.name, k);
+      if (f || (frame!.status !== Status.Ok && frame!.status !== Status.KeyNotFound)) {
+        this.pending.add(shard.name, k);
+        if (done && this.afterOwed) return this.afterOwed(done);
+      }
+      done?.();
     });
   }
 

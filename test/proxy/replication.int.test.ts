@@ -205,8 +205,16 @@ describe('master failure', () => {
     proxy = await proxyFor(viaMaster, viaSlave, { ...fast, mitigation: 'proxy-delete' });
     await ascii(proxy, 'set k 0 0 3\r\nold\r\n');
     toxiMaster = await setEnabled(toxiMaster, false);
-    expect(await ascii(proxy, 'set k 0 0 3\r\nnew\r\n', 800)).toMatch(/^SERVER_ERROR /);
-    await waitUntil('slave key deleted', async () => (await peek(slave, 'k')) === null, { timeoutMs: 2000 });
+    // a slow slave link: the delete takes ~150 ms to arrive
+    const slowDelete = await toxiSlave.addToxic({ name: 'slow-delete', type: 'latency', stream: 'upstream', toxicity: 1, attributes: { latency: 150, jitter: 0 } });
+    try {
+      expect(await ascii(proxy, 'set k 0 0 3\r\nnew\r\n', 800)).toMatch(/^SERVER_ERROR /);
+      // sync replication: the error is sent only once the slave delete landed, so a read that
+      // starts after the client saw the error cannot get the old slave value
+      expect(await peek(slave, 'k')).toBeNull();
+    } finally {
+      await slowDelete.remove();
+    }
     expect((await adminJson(proxy, '/stats')).body.replication.proxyDeletes).toBe(1);
   });
 
