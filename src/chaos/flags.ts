@@ -21,6 +21,12 @@ export const phaseFlags = {
   }),
   'short-ttl': Flags.string({ description: 'client-short-ttl: TTL of the values clients write to the slave (production uses 5m; scaled down with the outage)', default: '2s' }),
   'proxy-timeout': Flags.string({ description: "the proxies' backend timeout during the run", default: '200ms' }),
+  shard: Flags.integer({
+    description: 'the master/slave pair to target (shard-N, see `cachectl status`): faults, workload and scans use that pair for the run; the proxies get their full shard map back afterwards',
+    default: 0,
+    min: 0,
+    max: 15,
+  }),
   expect: Flags.string({
     description: "a rule on the measured numbers, e.g. 'staleReads == 0' or 'proxy-delete.hitRate >= 0.5' (repeatable); exit 1 when one fails",
     multiple: true,
@@ -50,6 +56,7 @@ export interface PhaseFlagValues {
   mitigation?: string;
   fault?: string;
   'switch-after'?: string;
+  shard?: number;
 }
 
 export function requestFromFlags(scenario: ScenarioKind, f: PhaseFlagValues): ScenarioRequest {
@@ -69,6 +76,7 @@ export function requestFromFlags(scenario: ScenarioKind, f: PhaseFlagValues): Sc
   if (f.mitigation) req.mitigations = expandMitigation(f.mitigation);
   if (f.fault) req.fault = f.fault as ScenarioRequest['fault'];
   if (f['switch-after'] !== undefined) req.switchAfterMs = parseDuration(f['switch-after'], '--switch-after');
+  if (f.shard !== undefined) req.shard = f.shard;
   req.expect = f.expect ?? [];
   // Fail on a bad rule before starting anything.
   parseExpectations(req.expect);

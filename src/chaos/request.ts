@@ -39,6 +39,8 @@ export interface ScenarioRequest {
   opsPerSecond: number;
   /** master-down: run the manual switch this long after the fault starts */
   switchAfterMs?: number;
+  /** the master/slave pair (shard index, as in `shard-N`) the faults, workload and scans target; 0 by default */
+  shard: number;
   expect: string[];
   junit?: string;
   /** --report / --results-dir / --no-save: the HTML report and the saved run (src/report) */
@@ -85,6 +87,7 @@ export function validateRequest(req: ScenarioRequest): ScenarioRequest {
   if (req.shortTtlSeconds < 1) problems.push('short TTL must be >= 1 s');
   if (!(req.opsPerSecond >= 0 && req.opsPerSecond <= 1_000_000)) problems.push(`rate must be 0..1000000 ops/s, got ${req.opsPerSecond}`);
   if (!(req.proxyTimeoutMs >= 10 && req.proxyTimeoutMs <= 60_000)) problems.push(`proxy timeout must be 10ms..60s, got ${req.proxyTimeoutMs} ms`);
+  if (!Number.isInteger(req.shard) || req.shard < 0 || req.shard > 15) problems.push(`shard must be an integer 0..15, got ${req.shard}`);
   if (req.switchAfterMs !== undefined) {
     if (req.scenario !== 'master-down') problems.push('--switch-after applies to master-down only');
     if (req.switchAfterMs >= req.faultMs) problems.push(`--switch-after (${req.switchAfterMs} ms) must fall inside the fault (${req.faultMs} ms): the switch happens during the outage`);
@@ -119,6 +122,7 @@ export const scenarioFileSchema = z
     shortTtl: duration.optional(),
     proxyTimeout: duration.optional(),
     switchAfter: duration.optional(),
+    shard: z.number().int().min(0).optional(),
     expect: z.array(z.string()).optional(),
     junit: z.string().optional(),
   })
@@ -143,6 +147,7 @@ export function defaultRequest(scenario: ScenarioKind): ScenarioRequest {
     // A steady, bounded load: comparable runs on a busy 2-core machine, and keys are not all
     // rewritten within milliseconds of the heal.
     opsPerSecond: 2000,
+    shard: 0,
     expect: [],
   };
 }
@@ -164,6 +169,7 @@ export function requestFromFile(doc: ScenarioFile): ScenarioRequest {
   if (doc.shortTtl !== undefined) req.shortTtlSeconds = Math.max(1, Math.round(parseDuration(doc.shortTtl, 'shortTtl') / 1000));
   if (doc.proxyTimeout !== undefined) req.proxyTimeoutMs = parseDuration(doc.proxyTimeout, 'proxyTimeout');
   if (doc.switchAfter !== undefined) req.switchAfterMs = parseDuration(doc.switchAfter, 'switchAfter');
+  if (doc.shard !== undefined) req.shard = doc.shard;
   if (doc.expect) req.expect = doc.expect;
   if (doc.junit) req.junit = doc.junit;
   return validateRequest(req);
@@ -220,6 +226,7 @@ export function replayCommand(req: ScenarioRequest): string {
   if (req.shortTtlSeconds !== d.shortTtlSeconds) parts.push('--short-ttl', `${req.shortTtlSeconds}s`);
   if (req.proxyTimeoutMs !== d.proxyTimeoutMs) parts.push('--proxy-timeout', formatDuration(req.proxyTimeoutMs));
   if (req.switchAfterMs !== undefined) parts.push('--switch-after', formatDuration(req.switchAfterMs));
+  if (req.shard) parts.push('--shard', String(req.shard));
   for (const e of req.expect) parts.push('--expect', `'${e}'`);
   return parts.join(' ');
 }

@@ -116,7 +116,7 @@ function masterDownPlan(request: ScenarioRequest, mitigation: RunPlan['mitigatio
     mitigation,
     scanAfterHeal: request.fault === 'crash',
     inject: async (ctx) => {
-      const applied = await ctx.guard.apply(masterFault(request, ctx.session.linkName('master'), 'master'));
+      const applied = await ctx.guard.apply(masterFault(request, ctx.session.linkName('master'), ctx.session.nodeName('master')));
       return () => ctx.guard.revert(applied);
     },
     ...(switching
@@ -356,9 +356,15 @@ export async function runChaosScenario(config: CachectlConfig, request: Scenario
   log(`chaos ${request.scenario}: seed ${request.seed} (replay: ${replayCommand(request)})`);
   const session = await ClusterSession.open(
     config,
-    { proxies: proxiesNeeded, proxy: { readPolicy: request.readPolicy, timeoutMs: request.proxyTimeoutMs, probeIntervalMs: 100 }, shortTtlSeconds: request.shortTtlSeconds },
+    { proxies: proxiesNeeded, proxy: { readPolicy: request.readPolicy, timeoutMs: request.proxyTimeoutMs, probeIntervalMs: 100 }, shortTtlSeconds: request.shortTtlSeconds, shard: request.shard },
     log,
   );
+  try {
+    session.useShard(request.shard);
+  } catch (err) {
+    await session.close().catch(() => undefined);
+    throw err;
+  }
   const runs: MitigationRun[] = [];
   let interrupted = false;
   try {

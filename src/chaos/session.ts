@@ -4,7 +4,7 @@ import { clusterDir } from '../runtime/state.js';
 import { linkFromProxyAddress, proxyAddressOfLink } from '../runtime/docker-spec.js';
 import { CachectlError, isCachectlError } from '../errors.js';
 import type { ProxyRuntimeConfig } from '../proxy/config.js';
-import { downCluster, loadClusterState, memcachedNode, proxyAdminEndpoints, proxyEndpoints, proxyName, toxiproxyLink, toxiproxyUrl, upCluster } from '../runtime/cluster.js';
+import { downCluster, loadClusterState, memcachedNode, nodeName, proxyAdminEndpoints, proxyEndpoints, proxyName, toxiproxyLink, toxiproxyUrl, upCluster } from '../runtime/cluster.js';
 import { runtimeForState } from '../runtime/index.js';
 import type { ClusterState, Endpoint } from '../runtime/types.js';
 import { waitUntil } from '../util/net.js';
@@ -23,9 +23,14 @@ export interface SessionNeeds {
   /** proxy settings for an ephemeral cluster */
   proxy: Partial<CachectlConfig['proxy']>;
   shortTtlSeconds?: number;
+  /** the shard the run targets: an ephemeral cluster gets at least shard + 1 pairs */
+  shard?: number;
 }
 
 export class ClusterSession {
+  /** the master/slave pair the run targets (`--shard`): direct(), link(), linkName(), originalShards() follow it */
+  shard = 0;
+
   private constructor(
     public state: ClusterState,
     readonly config: CachectlConfig,
@@ -58,6 +63,7 @@ export class ClusterSession {
         ...config,
         name: `chaos-${process.pid}`,
         shortTtlSeconds: needs.shortTtlSeconds ?? config.shortTtlSeconds,
+        shards: Math.max(config.shards, (needs.shard ?? 0) + 1),
         ports: { master: 0, slave: 0, toxiproxyApi: 0, toxiMaster: 0, toxiSlave: 0, proxy: 0, admin: 0 },
         proxy: { ...config.proxy, ...needs.proxy, instances: needs.proxies, failover: 'manual', adminToken: '' },
       };
@@ -105,17 +111,31 @@ export class ClusterSession {
 
   /** Direct address of a memcached node (not through Toxiproxy): for flushes and the final scan. */
   direct(role: 'master' | 'slave'): Endpoint {
-    return memcachedNode(this.state, role).endpoint;
+    return memcachedNode(this.state, role, this.shard).endpoint;
+  }
+
+  /** Component name of the targeted pair's node ("master", "shard-2-master"...). */
+  nodeName(role: 'master' | 'slave'): string {
+    return nodeName(role, this.shard);
+  }
+
+  /** Target shard `shard`; a clear usage error (naming the shards there are) when the cluster has no such pair. */
+  useShard(shard: number): void {
+    const have = [...new Set(this.state.components.filter((c) => c.kind === 'memcached').map((c) => c.shard ?? 0))].sort((a, b) => a - b);
+    if (!have.includes(shard)) {
+      throw new CachectlError('USAGE', `cluster "${this.state.name}" has no shard ${shard}`, { hint: `its shards are ${have.join(', ')}; pick one with --shard, or add one with \`cachectl scale add\`` });
+    }
+    this.shard = shard;
   }
 
   /** A node's Toxiproxy link as seen from this host (workload clients, flushes). */
   link(role: 'master' | 'slave'): Endpoint {
-    return toxiproxyLink(this.state, role).listen;
+    return toxiproxyLink(this.state, nodeName(role, this.shard)).listen;
   }
 
   /** The same link as the proxies reach it (differs on a Docker bridge network: toxiproxy:port). */
   proxyLink(role: 'master' | 'slave'): Endpoint {
-    return proxyAddressOfLink(this.state, toxiproxyLink(this.state, role));
+    return proxyAddressOfLink(this.state, toxiproxyLink(this.state, nodeName(role, this.shard)));
   }
 
   /** On a Docker bridge, extra links must listen on every interface of the Toxiproxy container. */
@@ -132,7 +152,7 @@ export class ClusterSession {
   };
 
   linkName(role: 'master' | 'slave'): string {
-    return toxiproxyLink(this.state, role).name;
+    return toxiproxyLink(this.state, nodeName(role, this.shard)).name;
   }
 
   private readonly aliases: Array<{ addr: Endpoint; name: string }> = [];
@@ -171,7 +191,7 @@ export class ClusterSession {
 
   /** The roles `up` configured: shard 0 master = master link, slave = slave link. */
   originalShards(): ProxyRuntimeConfig['shards'] {
-    return [{ name: 'shard-0', master: this.proxyLink('master'), slave: this.proxyLink('slave') }];
+    return [{ name: `shard-${this.shard}`, master: this.proxyLink('master'), slave: this.proxyLink('slave') }];
   }
 
   async flushBoth(): Promise<void> {
