@@ -1,6 +1,5 @@
 import type { CachectlConfig } from '../config/schema.js';
-import { saveChaosArtifacts, startChaosProgress, type RunArtifacts } from '../report/index.js';
-import { writeJunit } from './junit.js';
+import { fromChaosRunResult, saveChaosArtifacts, startChaosProgress, writeJUnitFile, type RunArtifacts } from '../report/index.js';
 import type { ScenarioRequest } from './request.js';
 import { runChaosScenario, type ScenarioRunOptions } from './scenarios.js';
 import type { ChaosRunResult } from './types.js';
@@ -29,7 +28,8 @@ export async function executeChaos(
   } finally {
     live.progress?.done();
   }
-  if (request.junit) writeJunit(request.junit, result);
+  // The same JUnit writer as `cachectl report --junit`: one testsuite per mitigation, one testcase per rule.
+  if (request.junit) writeJUnitFile(fromChaosRunResult(result), request.junit);
   // The run is kept for `cachectl runs` (unless --no-save) and rendered with --report (src/report).
   const artifacts = saveChaosArtifacts(result, { report: request.report, resultsDir: request.resultsDir, save: request.save }, config.stateDir, options.log);
   return { result, exitCode: result.verdict === 'pass' ? 0 : 1, artifacts };

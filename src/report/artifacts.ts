@@ -47,13 +47,13 @@ export interface RunArtifacts {
   markdownFile?: string;
 }
 
-function writeOut(file: string, text: string, flag: string): string {
+function writeOut(file: string, text: string, flag: string, what: string): string {
   const path = resolve(file);
   try {
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, text);
   } catch (err) {
-    throw new CachectlError('USAGE', `cannot write ${path}: ${(err as Error).message}`, {
+    throw new CachectlError('USAGE', `cannot write ${what} ${path}: ${(err as Error).message}`, {
       hint: `pass a writable path to ${flag}`,
       details: { file: path },
     });
@@ -62,11 +62,11 @@ function writeOut(file: string, text: string, flag: string): string {
 }
 
 export function writeHtmlReportFile(input: ReportInput, file: string, version?: string): string {
-  return writeOut(file, renderHtmlReport(input, { version }), '--report');
+  return writeOut(file, renderHtmlReport(input, { version }), '--report', 'the HTML report');
 }
 
 export function writeJUnitFile(input: ReportInput, file: string): string {
-  return writeOut(file, writeJUnit(input), '--junit');
+  return writeOut(file, writeJUnit(input), '--junit', 'the JUnit file');
 }
 
 /** Flags that only say where output goes: a replay does not need them. */

@@ -4,6 +4,7 @@
  * rule, a <failure message="rule: measured value"> when it failed, and <properties> with the seed
  * and the exact replay command so a red build says how to reproduce it.
  * Without any rule, each run gets one testcase for its checker verdict, so CI still shows it.
+ * The one JUnit writer: `cachectl report --junit`, `cachectl chaos ... --junit` and saved runs all use it.
  */
 import type { ReportExpectation, ReportInput, ReportSeries } from './types.js';
 
@@ -37,7 +38,9 @@ function valueText(v: ReportExpectation['value']): string {
 }
 
 function failureMessage(e: ReportExpectation): string {
-  return e.message ? `${e.rule}: ${e.message}` : `expected ${e.rule}, measured ${e.metric ?? 'value'} = ${valueText(e.value)}`;
+  if (!e.message) return `expected ${e.rule}, measured ${e.metric ?? 'value'} = ${valueText(e.value)}`;
+  // The chaos evaluator's message already names the rule ("none: expected staleReads == 0, measured 12"): say it once.
+  return e.message.includes(e.rule) ? e.message : `${e.rule}: ${e.message}`;
 }
 
 interface Case {
@@ -54,7 +57,7 @@ interface Suite {
   failures: number;
 }
 
-function suiteFor(input: ReportInput, series: ReportSeries | undefined, expectations: ReportExpectation[], timestamp: string): Suite {
+function suiteFor(input: ReportInput, series: ReportSeries | undefined, expectations: ReportExpectation[], timestamp: string, withSummary = false): Suite {
   const label = series?.label;
   const cls = className(input, input.series.length > 1 ? label : undefined);
   const durationMs = series?.durationMs ?? input.durationMs;
@@ -94,6 +97,8 @@ function suiteFor(input: ReportInput, series: ReportSeries | undefined, expectat
       .filter(([, v]) => typeof v === 'number')
       .map(([k, v]): [string, string] => [`measured.${k}`, String(v)]),
   ];
+  // The run's own summary (findings, rule outcomes) once per document, on the first suite.
+  const summary = withSummary ? input.verdict.summary : '';
   const suiteName = `${input.kind} ${input.scenario}${label && input.series.length > 1 ? ` [${label}]` : ''}`;
   const caseXml = cases
     .map((c) => {
@@ -108,7 +113,7 @@ function suiteFor(input: ReportInput, series: ReportSeries | undefined, expectat
     <properties>
 ${props.map(([k, v]) => `      <property${attrs({ name: k, value: v })}/>`).join('\n')}
     </properties>
-${caseXml}
+${caseXml}${summary ? `\n    <system-out>${escapeXml(summary)}</system-out>` : ''}
   </testsuite>`;
   return { xml, tests: cases.length, failures };
 }
@@ -121,16 +126,16 @@ export function writeJUnit(input: ReportInput): string {
   const suites: Suite[] = [];
   const seriesLabels = new Set(input.series.map((s) => s.label));
   if (input.series.length <= 1) {
-    suites.push(suiteFor(input, input.series[0], input.expectations, timestamp));
+    suites.push(suiteFor(input, input.series[0], input.expectations, timestamp, true));
   } else {
     for (const s of input.series) {
       const own = input.expectations.filter((e) => e.series === s.label);
       // With rules, the rules are the gate: a run no rule targets gets no suite of its own.
-      if (own.length || input.expectations.length === 0) suites.push(suiteFor(input, s, own, timestamp));
+      if (own.length || input.expectations.length === 0) suites.push(suiteFor(input, s, own, timestamp, suites.length === 0));
     }
     // Rules not tied to one mitigation (or tied to an unknown one) still get reported.
     const loose = input.expectations.filter((e) => !e.series || !seriesLabels.has(e.series));
-    if (loose.length) suites.push(suiteFor({ ...input, series: [] }, undefined, loose, timestamp));
+    if (loose.length) suites.push(suiteFor({ ...input, series: [] }, undefined, loose, timestamp, suites.length === 0));
   }
   const count = (field: 'tests' | 'failures'): number => suites.reduce((n, s) => n + s[field], 0);
   return `<?xml version="1.0" encoding="UTF-8"?>

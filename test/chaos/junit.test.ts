@@ -2,8 +2,13 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { escapeXml, renderJunit, writeJunit } from '../../src/chaos/junit.js';
 import type { ChaosRunResult } from '../../src/chaos/types.js';
+import { fromChaosRunResult } from '../../src/report/adapt.js';
+import { writeJUnitFile } from '../../src/report/artifacts.js';
+import { escapeXml, writeJUnit } from '../../src/report/junit.js';
+
+/** `cachectl chaos ... --junit` writes this: the chaos result through the one JUnit writer (src/report). */
+const renderChaosJunit = (r: ChaosRunResult): string => writeJUnit(fromChaosRunResult(r));
 
 function result(over: Partial<ChaosRunResult> = {}): ChaosRunResult {
   return {
@@ -20,21 +25,22 @@ function result(over: Partial<ChaosRunResult> = {}): ChaosRunResult {
   };
 }
 
-describe('junit', () => {
+describe('chaos --junit', () => {
   it('writes one testcase per evaluated expectation, failures with rule and measured value', () => {
-    const xml = renderJunit(result());
+    const xml = renderChaosJunit(result());
     expect(xml.match(/<testcase /g)).toHaveLength(2);
     expect(xml).toContain('tests="2" failures="1"');
     expect(xml).toContain('<failure message="none: expected staleReads == 0, measured 12"');
-    expect(xml).toContain('measured staleReads: 12');
-    expect(xml).toContain('name="none: lostUpdates == 0" time="1.500"/>');
+    expect(xml).toContain('measured: 12');
+    expect(xml).toContain('<testcase name="lostUpdates == 0" classname="cachectl.chaos.master-down" time="0.000">');
+    expect(xml).toContain('time="1.500"');
     expect(xml).toContain('&quot;staleReads == 0&quot;');
     expect(xml).toContain('a &lt;b&gt; &amp; &quot;c&quot;');
   });
   it('records the scenario per run when there are no rules', () => {
-    const xml = renderJunit(result({ expectations: [], verdict: 'pass' }));
+    const xml = renderChaosJunit(result({ expectations: [], verdict: 'pass' }));
     expect(xml).toContain('tests="1" failures="0"');
-    expect(xml).toContain('none: scenario completed (incident-reproduced)');
+    expect(xml).toContain('<testcase name="verdict (none)"');
   });
   it('escapes XML and drops control characters', () => {
     expect(escapeXml('<a&b>"\'\u0001')).toBe('&lt;a&amp;b&gt;&quot;&apos;');
@@ -42,13 +48,13 @@ describe('junit', () => {
   it('writes the file, creating directories', () => {
     const dir = mkdtempSync(join(tmpdir(), 'junit-'));
     const file = join(dir, 'sub', 'chaos.xml');
-    writeJunit(file, result());
+    writeJUnitFile(fromChaosRunResult(result()), file);
     expect(readFileSync(file, 'utf8')).toMatch(/^<\?xml version="1.0"/);
   });
   it('reports an unwritable path as a usage error', () => {
     const dir = mkdtempSync(join(tmpdir(), 'junit-'));
     const notADir = join(dir, 'file');
     writeFileSync(notADir, 'x');
-    expect(() => writeJunit(join(notADir, 'chaos.xml'), result())).toThrow(/cannot write the JUnit file/);
+    expect(() => writeJUnitFile(fromChaosRunResult(result()), join(notADir, 'chaos.xml'))).toThrow(/cannot write the JUnit file/);
   });
 });
