@@ -19,7 +19,7 @@ import {
   type ContainerSpec,
   type DockerClusterPlan,
 } from './docker-spec.js';
-import { removeState, writeState } from './state.js';
+import { removeState, requireComponent, withComponentPatch, writeState } from './state.js';
 import { createToxiproxyLinks } from './toxiproxy-links.js';
 import type { ClusterState, ComponentState, Endpoint, Runtime, ToxiproxyLink, UpOptions } from './types.js';
 
@@ -545,19 +545,11 @@ export class DockerRuntime implements Runtime {
   // ----- state --------------------------------------------------------------------------------
 
   private component(state: ClusterState, name: string): ComponentState {
-    const c = state.components.find((x) => x.name === name);
-    if (!c) {
-      throw new CachectlError('USAGE', `cluster "${state.name}" has no component "${name}"`, {
-        hint: `pick one of: ${state.components.map((x) => x.name).join(', ')}`,
-      });
-    }
-    return c;
+    return requireComponent(state, name);
   }
 
   private updated(state: ClusterState, name: string, patch: Partial<ComponentState>): ClusterState {
-    const next: ClusterState = structuredClone(state);
-    const idx = next.components.findIndex((x) => x.name === name);
-    next.components[idx] = { ...next.components[idx], ...patch };
+    const next = withComponentPatch(state, name, patch);
     writeState(next);
     return next;
   }

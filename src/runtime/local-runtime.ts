@@ -10,7 +10,7 @@ import { getFreePorts } from '../util/net.js';
 import { killPid, requireBinary, spawnManaged, startMemcached, startToxiproxy, stopPid } from './processes.js';
 import { Toxiproxy } from 'toxiproxy-node-client';
 import { createToxiproxyLinks } from './toxiproxy-links.js';
-import { clusterDir, logDir, logFilePath, removeState, writeState } from './state.js';
+import { clusterDir, logDir, logFilePath, removeState, requireComponent, withComponentPatch, writeState } from './state.js';
 import type { ClusterState, ComponentState, Endpoint, NodeRole, Runtime, ToxiproxyLink, UpOptions } from './types.js';
 
 /**
@@ -447,20 +447,14 @@ export class LocalRuntime implements Runtime {
   // ----- internals ----------------------------------------------------------------------------
 
   private component(state: ClusterState, name: string): ComponentState {
-    const c = state.components.find((x) => x.name === name);
-    if (!c) {
-      throw new CachectlError('USAGE', `cluster "${state.name}" has no component "${name}"`, {
-        hint: `pick one of: ${state.components.map((x) => x.name).join(', ')}`,
-      });
-    }
-    return c;
+    return requireComponent(state, name);
   }
 
   private updated(state: ClusterState, name: string, patch: Partial<ComponentState>): ClusterState {
-    const next: ClusterState = structuredClone(state);
-    const idx = next.components.findIndex((x) => x.name === name);
-    next.components[idx] = { ...next.components[idx], ...patch };
-    if (patch.pid === undefined) delete next.components[idx].pid;
+    const next = withComponentPatch(state, name, patch);
+    // A process-backed component without a new pid is not running: drop the stale one.
+    const patched = next.components.find((x) => x.name === name);
+    if (patch.pid === undefined && patched) delete patched.pid;
     writeState(next);
     return next;
   }

@@ -1,7 +1,7 @@
 import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, fsyncSync } from 'node:fs';
 import { join } from 'node:path';
 import { CachectlError } from '../errors.js';
-import type { ClusterState } from './types.js';
+import type { ClusterState, ComponentState } from './types.js';
 
 /**
  * The state file `${stateDir}/${name}.state.json`: what `up` started, so later commands (status,
@@ -77,4 +77,23 @@ export function writeState(state: ClusterState): string {
 /** Remove the state file; safe when it is already gone. */
 export function removeState(stateDir: string, name: string): void {
   rmSync(stateFilePath(stateDir, name), { force: true });
+}
+
+/** The named component of a cluster, or a usage error listing the names there are. */
+export function requireComponent(state: ClusterState, name: string): ComponentState {
+  const c = state.components.find((x) => x.name === name);
+  if (!c) {
+    throw new CachectlError('USAGE', `cluster "${state.name}" has no component "${name}"`, {
+      hint: `pick one of: ${state.components.map((x) => x.name).join(', ')}`,
+    });
+  }
+  return c;
+}
+
+/** A copy of the state with `patch` merged into the named component (the caller writes it). */
+export function withComponentPatch(state: ClusterState, name: string, patch: Partial<ComponentState>): ClusterState {
+  const next: ClusterState = structuredClone(state);
+  const idx = next.components.findIndex((x) => x.name === name);
+  next.components[idx] = { ...next.components[idx], ...patch };
+  return next;
 }
