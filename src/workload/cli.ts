@@ -8,7 +8,7 @@ import { loadClusterState, memcachedNode, parseEndpoint, proxyEndpoints, toxipro
 import type { ClusterState, Endpoint } from '../runtime/types.js';
 import { SqliteSourceOfTruth } from './database.js';
 import { readHistoryFile, writeHistoryFile, type HistoryMeta, type HistoryOp } from './history.js';
-import { runWorkload, workloadKeyNames, type ClientMitigation, type Distribution, type SecondStats, type StopReason } from './runner.js';
+import { runWorkload, workloadKeyNames, type ClientMitigation, type SecondStats, type StopReason, type WorkloadOptions } from './runner.js';
 import { scanShards, type FinalScan, type ShardNodes } from './scan.js';
 import { HttpProxyAdmin } from '../chaos/proxy-admin.js';
 
@@ -28,29 +28,21 @@ export function parseDurationMs(text: string): number {
   return Math.round(ms);
 }
 
-export interface WorkloadCommandInput {
+/** The workload knobs are the runner's own (one definition, documented in WorkloadOptions). */
+type WorkloadKnobs = Pick<
+  WorkloadOptions,
+  'clients' | 'durationMs' | 'ops' | 'keys' | 'keyPrefix' | 'distribution' | 'readRatio' | 'valueSize' | 'seed' | 'mitigation' | 'shortTtlSeconds' | 'timeoutMs' | 'opsPerSecond' | 'signal'
+>;
+
+export interface WorkloadCommandInput extends WorkloadKnobs {
   /** the loaded config: used to find the running cluster unless `servers` is given */
   config: CachectlConfig;
   /** explicit addresses instead of the cluster ("host:port") */
   servers?: string[];
   /** proxy (default) or master: what the clients talk to when using the cluster */
   target: 'proxy' | 'master';
-  clients: number;
-  durationMs?: number;
-  ops?: number;
-  keys: number;
-  keyPrefix?: string;
-  distribution: Distribution;
-  readRatio: number;
-  valueSize: number;
-  seed: number;
-  mitigation: ClientMitigation;
-  shortTtlSeconds: number;
-  timeoutMs: number;
   db?: string;
   historyFile?: string;
-  opsPerSecond?: number;
-  signal?: AbortSignal;
 }
 
 export interface WorkloadCommandResult {

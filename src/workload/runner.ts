@@ -160,16 +160,8 @@ function mutationOutcome(err: unknown): Outcome {
   return 'unknown';
 }
 
-interface LiveCounters {
-  ops: number;
-  reads: number;
-  updates: number;
-  fails: number;
-  unknowns: number;
-  hits: number;
-  misses: number;
-  staleReads: number;
-}
+/** Running totals; each second's SecondStats is the difference of two snapshots. */
+type LiveCounters = Pick<SecondStats, 'ops' | 'reads' | 'updates' | 'fails' | 'unknowns' | 'hits' | 'misses' | 'staleReads'>;
 
 export async function runWorkload(options: WorkloadOptions, hooks: WorkloadHooks = {}): Promise<WorkloadResult> {
   validate(options);
