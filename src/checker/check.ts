@@ -279,6 +279,14 @@ export function checkHistory(history: readonly HistoryOp[] | { ops: readonly His
   let dbReads = 0;
   let casStoredCount = 0;
   const totalOutcomes = { ok: 0, fail: 0, unknown: 0 };
+  // Reads and updates are the logical ops: counted in the totals and in their second's outcome tally.
+  const countLogicalOp = (b: ReturnType<typeof emptyBucket>, outcome: HistoryOp['outcome']): void => {
+    totalOutcomes[outcome]++;
+    b.ops++;
+    if (outcome === 'ok') b.ok++;
+    else if (outcome === 'fail') b.fails++;
+    else b.unknowns++;
+  };
 
   for (const op of ops) {
     keys.add(op.key);
@@ -292,13 +300,9 @@ export function checkHistory(history: readonly HistoryOp[] | { ops: readonly His
     switch (op.op) {
       case 'read': {
         reads++;
-        totalOutcomes[op.outcome]++;
+        countLogicalOp(b, op.outcome);
         b.reads++;
-        b.ops++;
         b.readLat.push(latency);
-        if (op.outcome === 'ok') b.ok++;
-        else if (op.outcome === 'fail') b.fails++;
-        else b.unknowns++;
         if (op.dbRead) {
           dbReads++;
           b.dbReads++;
@@ -322,13 +326,9 @@ export function checkHistory(history: readonly HistoryOp[] | { ops: readonly His
       }
       case 'update': {
         updates++;
-        totalOutcomes[op.outcome]++;
+        countLogicalOp(b, op.outcome);
         b.updates++;
-        b.ops++;
         b.updateLat.push(latency);
-        if (op.outcome === 'ok') b.ok++;
-        else if (op.outcome === 'fail') b.fails++;
-        else b.unknowns++;
         let list = updatesByKey.get(op.key);
         if (!list) updatesByKey.set(op.key, (list = []));
         list.push(op);
