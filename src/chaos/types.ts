@@ -1,4 +1,5 @@
 import type { CheckReport } from '../checker/check.js';
+import type { ScenarioRequest } from './request.js';
 
 /**
  * The result of a chaos scenario: what `--json` prints and what the HTML report renders.
@@ -199,22 +200,14 @@ export interface MitigationRun {
   proxyStats?: unknown[];
 }
 
-export interface ChaosScenarioConfig {
+/** The knobs a run was asked for, recorded as given (their meaning is documented on ScenarioRequest). */
+type RecordedKnobs = Pick<
+  ScenarioRequest,
+  'mitigations' | 'warmupMs' | 'faultMs' | 'healMs' | 'settleMs' | 'clients' | 'keys' | 'readRatio' | 'readPolicy' | 'shortTtlSeconds' | 'proxyTimeoutMs' | 'opsPerSecond' | 'switchAfterMs'
+>;
+
+export interface ChaosScenarioConfig extends RecordedKnobs {
   fault?: MasterFaultKind | string;
-  mitigations: MitigationName[];
-  warmupMs: number;
-  faultMs: number;
-  healMs: number;
-  settleMs: number;
-  clients: number;
-  keys: number;
-  readRatio: number;
-  readPolicy: 'master' | 'slave' | 'balanced';
-  shortTtlSeconds: number;
-  proxyTimeoutMs: number;
-  /** workload rate cap, ops/s (0 = unthrottled) */
-  opsPerSecond: number;
-  switchAfterMs?: number;
   proxies: number;
   cluster: { name: string; runtime: string; ephemeral: boolean };
 }
