@@ -330,12 +330,7 @@ export class ProxyEngine {
    */
   mutate(cmd: string, opcode: number, key: Buffer, extras: Buffer | null, value: Buffer | null, cas: Buffer | null, cb: EngineCallback): void {
     this.stats.command(cmd).requests++;
-    if (this.config.writesFenced) {
-      this.stats.writesRefusedFenced++;
-      const pf = new ProxyFailure('fenced', 'cachectl: writes are fenced (a role switch is in progress), retry shortly');
-      this.countFailure(cmd, pf);
-      return cb(pf, null);
-    }
+    if (this.refusedWhileFenced(cmd, cb)) return;
     const shard = this.route(key);
     const master = shard.master;
     master.request(buildRequest(opcode, key, extras, value, cas), (f, frame) => {
@@ -466,15 +461,20 @@ export class ProxyEngine {
     if (!sync) done();
   }
 
+  /** Writes during a role switch are refused (and counted) so no write lands on the old master. */
+  private refusedWhileFenced(cmd: string, cb: EngineCallback): boolean {
+    if (!this.config.writesFenced) return false;
+    this.stats.writesRefusedFenced++;
+    const pf = new ProxyFailure('fenced', 'cachectl: writes are fenced (a role switch is in progress), retry shortly');
+    this.countFailure(cmd, pf);
+    cb(pf, null);
+    return true;
+  }
+
   /** flush_all: every master and every slave. The reply is the first master's. */
   flush(cmd: string, extras: Buffer | null, cb: EngineCallback): void {
     this.stats.command(cmd).requests++;
-    if (this.config.writesFenced) {
-      this.stats.writesRefusedFenced++;
-      const pf = new ProxyFailure('fenced', 'cachectl: writes are fenced (a role switch is in progress), retry shortly');
-      this.countFailure(cmd, pf);
-      return cb(pf, null);
-    }
+    if (this.refusedWhileFenced(cmd, cb)) return;
     let remaining = this.shards.length;
     let first: BinaryFrame | null = null;
     let failure: ProxyFailure | null = null;
