@@ -44,8 +44,8 @@ export interface Point {
   y: number | null;
 }
 
-/** A polyline path "M x y L x y ..." that breaks (new M) across null values. Empty when no point. */
-export function linePath(points: Point[]): string {
+/** Pen moves through the drawable points (M to start, L to continue), lifting at null or non-finite values. */
+function tracePath(points: Point[], afterPoint?: (x: number, y: number) => string): string {
   const parts: string[] = [];
   let penDown = false;
   for (const p of points) {
@@ -54,9 +54,15 @@ export function linePath(points: Point[]): string {
       continue;
     }
     parts.push(`${penDown ? 'L' : 'M'}${fmtCoord(p.x)} ${fmtCoord(p.y)}`);
+    if (afterPoint) parts.push(afterPoint(p.x, p.y));
     penDown = true;
   }
   return parts.join('');
+}
+
+/** A polyline path "M x y L x y ..." that breaks (new M) across null values. Empty when no point. */
+export function linePath(points: Point[]): string {
+  return tracePath(points);
 }
 
 /**
@@ -64,18 +70,7 @@ export function linePath(points: Point[]): string {
  * which is what a per-second bucket means. Breaks across nulls like linePath.
  */
 export function stepPath(points: Point[], width: number): string {
-  const parts: string[] = [];
-  let penDown = false;
-  for (const p of points) {
-    if (p.y === null || !Number.isFinite(p.y) || !Number.isFinite(p.x)) {
-      penDown = false;
-      continue;
-    }
-    parts.push(`${penDown ? 'L' : 'M'}${fmtCoord(p.x)} ${fmtCoord(p.y)}`);
-    parts.push(`L${fmtCoord(p.x + width)} ${fmtCoord(p.y)}`);
-    penDown = true;
-  }
-  return parts.join('');
+  return tracePath(points, (x, y) => `L${fmtCoord(x + width)} ${fmtCoord(y)}`);
 }
 
 /** A closed area under a step path down to baseY, one polygon per unbroken run of values. */
