@@ -198,13 +198,19 @@ function describe(opts: SwitchOptions, a: ProxyNodeAddr | null): string {
   return opts.nodeName ? `${opts.nodeName(a)} (${addrText(a)})` : (addrText(a) as string);
 }
 
-export async function runSwitch(opts: SwitchOptions): Promise<SwitchResult> {
+/** Where a switch and a rejoin both start: a fresh step log, and every proxy's config for the shard (all must answer and agree). */
+async function begin(opts: SwitchOptions): Promise<{ ctx: Ctx; shardIndex: number; startedAt: number; configs: ProxyRuntimeConfig[]; fromEpoch: number }> {
   const clock = opts.clock ?? systemClock;
   const ctx: Ctx = { opts, steps: [], epoch: 0, t0: clock.monotonic(), clock };
   const shardIndex = opts.shardIndex ?? 0;
   const startedAt = now(ctx);
   const configs = await readConfigs(ctx, shardIndex);
-  const fromEpoch = ctx.epoch;
+  return { ctx, shardIndex, startedAt, configs, fromEpoch: ctx.epoch };
+}
+
+export async function runSwitch(opts: SwitchOptions): Promise<SwitchResult> {
+  const { ctx, shardIndex, startedAt, configs, fromEpoch } = await begin(opts);
+  const clock = ctx.clock;
   const original = configs.map((c) => structuredClone(c.shards));
   const oldMaster = configs[0].shards[shardIndex].master;
   const newMaster = configs[0].shards[shardIndex].slave;
@@ -295,12 +301,7 @@ export async function runSwitch(opts: SwitchOptions): Promise<SwitchResult> {
  * proxy under a new epoch. Writes need no fence: the slave starts empty and fills from the master.
  */
 export async function runRejoin(opts: SwitchOptions & { node: ProxyNodeAddr }): Promise<SwitchResult> {
-  const clock = opts.clock ?? systemClock;
-  const ctx: Ctx = { opts, steps: [], epoch: 0, t0: clock.monotonic(), clock };
-  const shardIndex = opts.shardIndex ?? 0;
-  const startedAt = now(ctx);
-  const configs = await readConfigs(ctx, shardIndex);
-  const fromEpoch = ctx.epoch;
+  const { ctx, shardIndex, startedAt, configs, fromEpoch } = await begin(opts);
   const master = configs[0].shards[shardIndex].master;
   const current = configs[0].shards[shardIndex].slave;
   const base = { fromEpoch, newMaster: describe(opts, master), steps: ctx.steps, newMasterFlushed: false };
