@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Op, arithExtras, encodeRequest, expirationExtras, storeExtras, HEADER_LENGTH } from '../../src/protocol/binary.js';
 import type { RunningProxy } from '../../src/proxy/server.js';
-import { TestServers, asciiSetup, exchange, peek, proxyFor, type Addr } from './harness.js';
+import { TestServers, asciiSetup, exchange, peek, startReferenceAndProxy, type Addr } from './harness.js';
 
 /**
  * Differential tests: the same bytes go to a real memcached (reference) and through the proxy
@@ -17,8 +17,7 @@ let slave: Addr;
 let proxy: RunningProxy;
 
 beforeAll(async () => {
-  [reference, master, slave] = await Promise.all([servers.memcached(), servers.memcached(), servers.memcached()]);
-  proxy = await proxyFor(master, slave);
+  ({ reference, master, slave, proxy } = await startReferenceAndProxy(servers));
 });
 
 afterAll(async () => {

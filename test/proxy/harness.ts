@@ -38,6 +38,15 @@ export async function proxyFor(master: Addr, slave: Addr | null, over: Partial<P
   });
 }
 
+/**
+ * The differential setup: a reference memcached, and the proxy in front of another master + slave
+ * pair, so the same bytes can go to both and the replies be compared.
+ */
+export async function startReferenceAndProxy(servers: TestServers): Promise<{ reference: Addr; master: Addr; slave: Addr; proxy: RunningProxy }> {
+  const [reference, master, slave] = await Promise.all([servers.memcached(), servers.memcached(), servers.memcached()]);
+  return { reference, master, slave, proxy: await proxyFor(master, slave) };
+}
+
 export interface Exchange {
   reply: Buffer;
   closed: boolean;

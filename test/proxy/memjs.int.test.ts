@@ -1,7 +1,7 @@
 import memjs from 'memjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningProxy } from '../../src/proxy/server.js';
-import { TestServers, peek, proxyFor, type Addr } from './harness.js';
+import { TestServers, peek, startReferenceAndProxy, type Addr } from './harness.js';
 
 /** memjs (the workload's client) through the proxy sees what it sees against memcached itself. */
 
@@ -18,8 +18,7 @@ let slave: Addr;
 let proxy: RunningProxy;
 
 beforeAll(async () => {
-  [reference, master, slave] = await Promise.all([servers.memcached(), servers.memcached(), servers.memcached()]);
-  proxy = await proxyFor(master, slave);
+  ({ reference, master, slave, proxy } = await startReferenceAndProxy(servers));
 });
 afterAll(async () => {
   await proxy?.stop(200);
