@@ -8,6 +8,7 @@ import { scanCluster } from '../../src/workload/scan.js';
 import { asciiRequest, getFreePort } from '../../src/util/net.js';
 import { MemjsCacheClient } from '../../src/client/memjs-client.js';
 import { TestServers } from '../helpers/servers.js';
+import { runtimeConfig } from '../proxy/harness.js';
 
 /** The workload through the real cachectl proxy in front of real memcached master and slave. */
 const servers = new TestServers();
@@ -15,20 +16,9 @@ const proxies: RunningProxy[] = [];
 let master: { host: string; port: number };
 let slave: { host: string; port: number };
 
+// The proxy tests' one-shard config (test/proxy/harness.ts), with this test's slave and read policy.
 function config(masterAddr: { host: string; port: number }, readPolicy: ProxyRuntimeConfig['readPolicy'] = 'master'): ProxyRuntimeConfig {
-  return {
-    epoch: 1,
-    shards: [{ name: 'shard-0', master: masterAddr, slave }],
-    readPolicy,
-    mitigation: 'none',
-    replication: 'sync',
-    failover: 'manual',
-    failoverThreshold: 3,
-    timeoutMs: 500,
-    downAfterFailures: 3,
-    probeIntervalMs: 100,
-    writesFenced: false,
-  };
+  return runtimeConfig(masterAddr, slave, { readPolicy });
 }
 
 async function proxyTo(masterAddr: { host: string; port: number }, readPolicy: ProxyRuntimeConfig['readPolicy'] = 'master'): Promise<{ host: string; port: number }> {

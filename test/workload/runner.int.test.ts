@@ -5,15 +5,14 @@ import { historyFromJsonLines, historyToJsonLines } from '../../src/workload/his
 import { runWorkload, workloadKeyNames, type WorkloadOptions } from '../../src/workload/runner.js';
 import { scanCluster } from '../../src/workload/scan.js';
 import { TestServers } from '../helpers/servers.js';
+import { startMasterAndSlave } from './memcached-pair.js';
 
 const servers = new TestServers();
 let master: { host: string; port: number };
 let slave: { host: string; port: number };
 
 beforeAll(async () => {
-  const [m, s] = await Promise.all([servers.memcached(), servers.memcached()]);
-  master = { host: m.host, port: m.port };
-  slave = { host: s.host, port: s.port };
+  ({ master, slave } = await startMasterAndSlave(servers));
 });
 afterAll(async () => {
   await servers.stopAll();

@@ -6,15 +6,14 @@ import { scanCluster, scanShards } from '../../src/workload/scan.js';
 import { encodeValue } from '../../src/workload/value.js';
 import { getFreePort } from '../../src/util/net.js';
 import { TestServers } from '../helpers/servers.js';
+import { startMasterAndSlave } from './memcached-pair.js';
 
 const servers = new TestServers();
 let master: { host: string; port: number };
 let slave: { host: string; port: number };
 
 beforeAll(async () => {
-  const [m, s] = await Promise.all([servers.memcached(), servers.memcached()]);
-  master = { host: m.host, port: m.port };
-  slave = { host: s.host, port: s.port };
+  ({ master, slave } = await startMasterAndSlave(servers));
   const mc = new MemjsCacheClient(master);
   const sc = new MemjsCacheClient(slave);
   await mc.set('s:0', encodeValue('s:0', 3, 40));
