@@ -30,7 +30,11 @@ export function dockerEndpoint(config: CachectlConfig, env: NodeJS.ProcessEnv = 
 
 /** Does a Docker Engine answer GET /_ping within timeoutMs? */
 export function dockerEngineAnswers(config: CachectlConfig, timeoutMs = 1500, env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
-  const target = dockerEndpoint(config, env);
+  return pingDockerEngine(dockerEndpoint(config, env), timeoutMs);
+}
+
+/** GET /_ping on an engine endpoint (unix socket or host:port): true on 200, false on anything else. */
+export function pingDockerEngine(target: ReturnType<typeof dockerEndpoint>, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
     const req = request({ ...target, path: '/_ping', method: 'GET', timeout: timeoutMs }, (res) => {
       res.resume();

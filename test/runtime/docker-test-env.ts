@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import Docker from 'dockerode';
+import { pingDockerEngine } from '../../src/runtime/index.js';
 
 /**
  * The private Docker engine the Docker tests run against (scripts/docker-test-env.sh): reused when
@@ -31,18 +31,7 @@ export interface DockerTestEngine {
 }
 
 function pings(socketPath: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const req = request({ socketPath, path: '/_ping', timeout: 2000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
-    req.on('timeout', () => {
-      req.destroy();
-      resolve(false);
-    });
-    req.on('error', () => resolve(false));
-    req.end();
-  });
+  return pingDockerEngine({ socketPath }, 2000);
 }
 
 async function imagesPresent(docker: Docker): Promise<string[]> {
