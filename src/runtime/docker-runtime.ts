@@ -4,7 +4,7 @@ import type { CachectlConfig } from '../config/schema.js';
 import { CachectlError, isCachectlError } from '../errors.js';
 import { waitUntil } from '../util/net.js';
 import { dockerEndpoint } from './index.js';
-import { checkPortsFree, hostPort, nodeName, planPorts, portsForNewShard, proxyHealthy, removeToxiproxyLinks, shardIndices } from './local-runtime.js';
+import { checkPortsFree, hostPort, nodeName, planPorts, portsForNewShard, proxyHealthy, removeToxiproxyLinks, shardIndices, shardPair, withoutShard } from './local-runtime.js';
 import { memcachedHealthy, toxiproxyHealthy } from './processes.js';
 import {
   bindHost,
@@ -311,21 +311,14 @@ export class DockerRuntime implements Runtime {
     const progress = options.onProgress ?? (() => undefined);
     this.checkSameEngine(input);
     this.refuseLiveScalingOnBridge(input);
-    const names = new Set([nodeName('master', shard), nodeName('slave', shard)]);
-    const nodes = input.components.filter((c) => c.kind === 'memcached' && (c.shard ?? 0) === shard);
-    if (nodes.length === 0) {
-      throw new CachectlError('USAGE', `cluster "${input.name}" has no shard ${shard}`, { hint: `its shards are: ${shardIndices(input).join(', ')}` });
-    }
+    const { names, nodes } = shardPair(input, shard);
     await this.ensureEngine();
     const links = input.toxiproxy.links.filter((l) => names.has(l.node));
     await removeToxiproxyLinks(input.toxiproxy.api, links.map((l) => l.name));
     progress(`toxiproxy links ${links.map((l) => l.name).join(', ')} removed`);
     await Promise.all(nodes.map((c) => (c.containerId ? this.removeContainer(c.containerId) : Promise.resolve())));
     progress(`memcached ${nodes.map((c) => `${c.name} (container ${c.containerName})`).join(', ')} removed`);
-    const next: ClusterState = structuredClone(input);
-    next.components = next.components.filter((c) => !nodes.some((n) => n.name === c.name));
-    next.toxiproxy.links = next.toxiproxy.links.filter((l) => !names.has(l.node));
-    next.config = { ...next.config, shards: shardIndices(next).length };
+    const next = withoutShard(input, { names, nodes });
     writeState(next);
     return next;
   }

@@ -243,6 +243,25 @@ export function shardIndices(state: ClusterState): number[] {
   return [...new Set(state.components.filter((c) => c.kind === 'memcached').map((c) => c.shard ?? 0))].sort((a, b) => a - b);
 }
 
+/** The memcached pair of `shard` and its node names, or a usage error naming the shards there are. */
+export function shardPair(state: ClusterState, shard: number): { names: Set<string>; nodes: ComponentState[] } {
+  const names = new Set([nodeName('master', shard), nodeName('slave', shard)]);
+  const nodes = state.components.filter((c) => c.kind === 'memcached' && (c.shard ?? 0) === shard);
+  if (nodes.length === 0) {
+    throw new CachectlError('USAGE', `cluster "${state.name}" has no shard ${shard}`, { hint: `its shards are: ${shardIndices(state).join(', ')}` });
+  }
+  return { names, nodes };
+}
+
+/** A copy of the state without a removed pair's nodes and links, its shard count updated (the caller writes it). */
+export function withoutShard(state: ClusterState, pair: { names: Set<string>; nodes: ComponentState[] }): ClusterState {
+  const next: ClusterState = structuredClone(state);
+  next.components = next.components.filter((c) => !pair.nodes.some((n) => n.name === c.name));
+  next.toxiproxy.links = next.toxiproxy.links.filter((l) => !pair.names.has(l.node));
+  next.config = { ...next.config, shards: shardIndices(next).length };
+  return next;
+}
+
 /** Ports for one more pair: the documented ones (shard-0 port + SHARD_PORT_STEP * index) when all are free, else free ones. */
 export async function portsForNewShard(state: ClusterState, index: number): Promise<{ master: number; slave: number; toxiMaster: number; toxiSlave: number; documented: boolean }> {
   const p = state.config.ports;
@@ -426,20 +445,13 @@ export class LocalRuntime implements Runtime {
   /** Remove a pair's Toxiproxy links and stop its nodes (`cachectl scale remove`, after the proxies moved off it). */
   async removeShard(input: ClusterState, shard: number, options: UpOptions = {}): Promise<ClusterState> {
     const progress = options.onProgress ?? (() => undefined);
-    const names = new Set([nodeName('master', shard), nodeName('slave', shard)]);
-    const nodes = input.components.filter((c) => c.kind === 'memcached' && (c.shard ?? 0) === shard);
-    if (nodes.length === 0) {
-      throw new CachectlError('USAGE', `cluster "${input.name}" has no shard ${shard}`, { hint: `its shards are: ${shardIndices(input).join(', ')}` });
-    }
+    const { names, nodes } = shardPair(input, shard);
     const links = input.toxiproxy.links.filter((l) => names.has(l.node));
     await removeToxiproxyLinks(input.toxiproxy.api, links.map((l) => l.name));
     progress(`toxiproxy links ${links.map((l) => l.name).join(', ')} removed`);
     await Promise.all(nodes.map((c) => this.stopComponent(c, 'term')));
     progress(`memcached ${nodes.map((c) => c.name).join(', ')} stopped`);
-    const next: ClusterState = structuredClone(input);
-    next.components = next.components.filter((c) => !nodes.some((n) => n.name === c.name));
-    next.toxiproxy.links = next.toxiproxy.links.filter((l) => !names.has(l.node));
-    next.config = { ...next.config, shards: shardIndices(next).length };
+    const next = withoutShard(input, { names, nodes });
     writeState(next);
     return next;
   }
