@@ -3,6 +3,7 @@ import { TestServers } from '../helpers/servers.js';
 import { startProxy, type RunningProxy } from '../../src/proxy/server.js';
 import { getFreePort } from '../../src/util/net.js';
 import type { ProxyRuntimeConfig } from '../../src/proxy/config.js';
+import { runtimeConfig } from '../proxy/harness.js';
 import { asciiOnce, rawExchange, type Addr } from './helpers.js';
 
 /** Regression tests for the proxy bugs the fuzzer found (each named after the bug). */
@@ -21,19 +22,7 @@ beforeAll(async () => {
     adminHost: '127.0.0.1',
     adminPort: 0,
     adminToken: 't',
-    config: {
-      epoch: 1,
-      shards: [{ name: 's0', master: { host: '127.0.0.1', port: master.port }, slave: { host: '127.0.0.1', port: slave.port } }],
-      readPolicy: 'master',
-      mitigation: 'none',
-      replication: 'sync',
-      failover: 'manual',
-      failoverThreshold: 3,
-      timeoutMs: 1000,
-      downAfterFailures: 3,
-      probeIntervalMs: 100,
-      writesFenced: false,
-    },
+    config: runtimeConfig(master, slave, { timeoutMs: 1000 }),
   });
 });
 
@@ -101,7 +90,7 @@ describe('proxy fixes found by fuzzing and the fault matrix', () => {
 
   it('proxy-delete also invalidates the slave when the token fetch (gets) fails on the master', async () => {
     const deadPort = await getFreePort();
-    const other = await proxyWith({ mitigation: 'proxy-delete', shards: [{ name: 's0', master: { host: '127.0.0.1', port: deadPort }, slave: { host: '127.0.0.1', port: slave.port } }] });
+    const other = await proxyWith({ mitigation: 'proxy-delete', shards: [{ name: 'shard-0', master: { host: '127.0.0.1', port: deadPort }, slave: { host: '127.0.0.1', port: slave.port } }] });
     try {
       await asciiOnce(slave.port, 'set pdkey 0 0 3\r\nold\r\n');
       const reply = await asciiOnce(other.port, 'gets pdkey\r\n');
@@ -125,7 +114,7 @@ describe('proxy fixes found by the fault matrix', () => {
       await asciiOnce(master.port, 'set oweskey 0 0 3\r\nnew\r\n');
       await asciiOnce(slave.port, 'set oweskey 0 0 3\r\nold\r\n');
       // the slave missed the write: the proxy owes it a delete (as after a failed replication)
-      other.engine.pending.add('s0', Buffer.from('oweskey'));
+      other.engine.pending.add('shard-0', Buffer.from('oweskey'));
       const reply = await asciiOnce(other.port, 'get oweskey\r\n', /END\r\n$/);
       expect(reply, 'served by the master while the slave owes the delete').toBe('VALUE oweskey 0 3\r\nnew\r\nEND\r\n');
       // once the owed delete lands, reads follow the policy again (slave: now a miss)
@@ -148,19 +137,6 @@ async function proxyWith(over: Partial<ProxyRuntimeConfig>): Promise<RunningProx
     adminHost: '127.0.0.1',
     adminPort: 0,
     adminToken: 't',
-    config: {
-      epoch: 1,
-      shards: [{ name: 's0', master: { host: '127.0.0.1', port: master.port }, slave: { host: '127.0.0.1', port: slave.port } }],
-      readPolicy: 'master',
-      mitigation: 'none',
-      replication: 'sync',
-      failover: 'manual',
-      failoverThreshold: 3,
-      timeoutMs: 300,
-      downAfterFailures: 3,
-      probeIntervalMs: 100,
-      writesFenced: false,
-      ...over,
-    },
+    config: runtimeConfig(master, slave, { timeoutMs: 300, ...over }),
   });
 }

@@ -4,6 +4,7 @@ import { TestServers } from '../helpers/servers.js';
 import { startProxy, type RunningProxy } from '../../src/proxy/server.js';
 import { AsciiConn, eventually, fdCount, percentile, putConfig, rssBytes, startBlackHole, startChildProxy, type ChildProxy } from './helpers.js';
 import { latencySummary, runLoad } from './load.js';
+import { runtimeConfig } from '../proxy/harness.js';
 
 /**
  * Resource bounds of the proxy under hostile conditions, measured on the proxy process itself
@@ -173,19 +174,7 @@ describe('resource bounds', () => {
       adminPort: 0,
       adminToken: 't',
       clientIdleTimeoutMs: 500,
-      config: {
-        epoch: 1,
-        shards: [{ name: 's0', master: { host: '127.0.0.1', port: master.port }, slave: { host: '127.0.0.1', port: slave.port } }],
-        readPolicy: 'master',
-        mitigation: 'none',
-        replication: 'sync',
-        failover: 'manual',
-        failoverThreshold: 3,
-        timeoutMs: 500,
-        downAfterFailures: 3,
-        probeIntervalMs: 100,
-        writesFenced: false,
-      },
+      config: runtimeConfig(master, slave, { timeoutMs: 500 }),
     });
     cleanups.push(() => proxy.stop(100));
     // warm the backend connections so they are part of the baseline
