@@ -1,4 +1,5 @@
-import { createConnection, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
+import { connectWithReads } from './socket-reads.js';
 import { WriteBatcher } from './write-batcher.js';
 import { BinaryDecoder, MAGIC_RESPONSE, Op, encodeRequest, isProblem, type BinaryFrame } from '../protocol/binary.js';
 
@@ -99,14 +100,13 @@ class BackendConnection {
     public onDead: (conn: BackendConnection, failure: BackendFailure | null, hadInFlight: boolean) => void,
   ) {
     this.decoder = new BinaryDecoder({ magic: MAGIC_RESPONSE, maxBodyLength: (node.options.maxValueLength ?? 1024 * 1024) + 64 * 1024 });
-    this.socket = createConnection({ host: node.host, port: node.port });
+    this.socket = connectWithReads({ host: node.host, port: node.port }, (chunk) => this.onData(chunk));
     this.socket.setNoDelay(true);
     this.out = new WriteBatcher(this.socket);
     this.socket.setKeepAlive(true, 10_000);
     this.socket.on('connect', () => {
       this.connected = true;
     });
-    this.socket.on('data', (chunk) => this.onData(chunk));
     this.socket.on('error', (err) => this.die(new BackendFailure('connection', node.name, err.message)));
     this.socket.on('close', () => this.die(new BackendFailure('connection', node.name, 'connection closed')));
   }

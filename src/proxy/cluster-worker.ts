@@ -6,6 +6,7 @@
  */
 import { isCachectlError } from '../errors.js';
 import { WORKER_INIT_ENV, type PrimaryToWorker, type WorkerInit, type WorkerToPrimary } from './cluster-messages.js';
+import { tuneGcForProxy } from './gc-tuning.js';
 import { startProxy, type RunningProxy } from './server.js';
 
 const init = JSON.parse(process.env[WORKER_INIT_ENV] ?? 'null') as WorkerInit | null;
@@ -90,6 +91,7 @@ process.on('disconnect', () => stop(drainMs));
 // hello -> owed-init: ahead of our listen request on the same channel, so before any client
 send({ t: 'hello', index });
 try {
+  tuneGcForProxy();
   proxy = await startProxy(
     { ...init.options, adminToken: '' },
     {

@@ -7,6 +7,18 @@ import { AsciiSession } from './ascii-session.js';
 import { BinarySession } from './binary-session.js';
 import type { ProxyRuntimeConfig } from './config.js';
 import { ProxyEngine, type OwedElsewhere } from './engine.js';
+import { tuneGcForProxy } from './gc-tuning.js';
+import { adoptAccepted } from './socket-reads.js';
+
+/** adopted sockets are not in net.Server's count, so the bound is kept here */
+const MAX_CLIENT_CONNECTIONS = 10_000;
+
+interface Client {
+  /** chosen by the first byte the client sends */
+  session: AsciiSession | BinarySession | undefined;
+  /** the idle sweep's tick at the client's last read */
+  lastReadTick: number;
+}
 
 /** Everything `cachectl proxy` needs; the command maps its flags onto this. */
 export interface ProxyOptions {
@@ -75,36 +87,47 @@ export async function startProxy(options: ProxyOptions, worker?: WorkerRole): Pr
     owedElsewhere: worker?.owedElsewhere,
     afterOwed: worker?.afterOwed,
   });
-  const sockets = new Map<Socket, AsciiSession | BinarySession | undefined>();
+  const sockets = new Map<Socket, Client>();
   let total = 0;
   const idleMs = options.clientIdleTimeoutMs ?? 30_000;
+  // One sweep for all clients instead of socket.setTimeout, which re-arms a timer on every read
+  // and every write (two timer-list updates per request on the hot path).
+  const sweepMs = Math.max(10, Math.min(1000, Math.floor(idleMs / 4)));
+  let tick = 0;
+  const idleSweep =
+    idleMs > 0
+      ? setInterval(() => {
+          tick++;
+          for (const [socket, client] of sockets) {
+            if (client.session?.partial && (tick - client.lastReadTick) * sweepMs >= idleMs) socket.destroy();
+          }
+        }, sweepMs).unref()
+      : undefined;
 
-  const server = createServer({ noDelay: true }, (socket) => {
-    sockets.set(socket, undefined);
-    total++;
-    let session: AsciiSession | BinarySession | undefined;
-    socket.on('data', (chunk: Buffer) => {
-      // the first byte picks the protocol for the whole connection, like memcached
-      if (!session) {
-        session = chunk[0] === MAGIC_REQUEST ? new BinarySession(socket, engine, maxValueLength) : new AsciiSession(socket, engine, maxValueLength);
-        sockets.set(socket, session);
-      }
-      session.onData(chunk);
-    });
-    if (idleMs > 0) {
-      socket.setTimeout(idleMs, () => {
-        if (session?.partial) socket.destroy();
-      });
+  // pauseOnConnect: nothing is read before adoptAccepted gives the socket our read path
+  const server = createServer({ noDelay: true, pauseOnConnect: true }, (accepted) => {
+    if (sockets.size >= MAX_CLIENT_CONNECTIONS) {
+      accepted.destroy();
+      return;
     }
+    total++;
+    const client: Client = { session: undefined, lastReadTick: tick };
+    const socket = adoptAccepted(accepted, (chunk) => {
+      client.lastReadTick = tick;
+      // the first byte picks the protocol for the whole connection, like memcached
+      client.session ??= chunk[0] === MAGIC_REQUEST ? new BinarySession(socket, engine, maxValueLength) : new AsciiSession(socket, engine, maxValueLength);
+      client.session.onData(chunk);
+    });
+    sockets.set(socket, client);
     socket.on('error', () => socket.destroy());
     socket.on('close', () => sockets.delete(socket));
   });
-  server.maxConnections = 10_000;
 
   let port: number;
   try {
     port = await listen(server, options.host, options.port, 'memcached clients');
   } catch (err) {
+    clearInterval(idleSweep);
     engine.close();
     throw err;
   }
@@ -116,6 +139,7 @@ export async function startProxy(options: ProxyOptions, worker?: WorkerRole): Pr
       adminPort = await listen(admin, options.adminHost, options.adminPort, 'the admin API');
     } catch (err) {
       server.close();
+      clearInterval(idleSweep);
       engine.close();
       throw err;
     }
@@ -126,10 +150,11 @@ export async function startProxy(options: ProxyOptions, worker?: WorkerRole): Pr
     (stopped ??= (async () => {
       server.close();
       admin?.close();
+      clearInterval(idleSweep);
       // Stop reading new requests, let the replies owed for requests in flight go out, then close.
       const deadline = Date.now() + drainMs;
       for (const s of sockets.keys()) s.pause();
-      const owed = (): number => [...sockets.values()].reduce((n, sess) => n + (sess?.owed ?? 0), 0);
+      const owed = (): number => [...sockets.values()].reduce((n, c) => n + (c.session?.owed ?? 0), 0);
       while (owed() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       // replies are batched and written in a setImmediate: let those go out before end(), or
       // replies completed by a timer (e.g. backend timeouts) are dropped by the close
@@ -156,6 +181,7 @@ export async function runProxy(
     const { startProxyCluster } = await import('./cluster.js');
     proxy = await startProxyCluster(options, log);
   } else {
+    tuneGcForProxy();
     proxy = await startProxy(options);
   }
   onReady?.({ port: proxy.port, adminPort: proxy.adminPort, workers });
