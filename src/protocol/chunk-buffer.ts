@@ -62,7 +62,13 @@ export class ChunkBuffer {
   /** Offset (relative to the read position) of `byte` at or after `from`, or -1. */
   indexOf(byte: number, from = 0, limit = this.length): number {
     const stop = this.start + Math.min(limit, this.length);
-    const at = this.buf.indexOf(byte, this.start + from);
+    const buf = this.buf;
+    // a request line is usually a few dozen bytes: scanning them beats a call into C++
+    if (stop - this.start - from <= 256) {
+      for (let i = this.start + from; i < stop; i++) if (buf[i] === byte) return i - this.start;
+      return -1;
+    }
+    const at = buf.indexOf(byte, this.start + from);
     return at === -1 || at >= stop ? -1 : at - this.start;
   }
 

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { AsciiRequestDecoder, CRLF, END, positiveExptime, replyLine, valueHeader, type AsciiRequest } from '../protocol/ascii.js';
-import { Op, Status, arithExtras, expirationExtras, frameCas, frameExtras, frameKey, frameValue, storeExtras, type BinaryFrame } from '../protocol/binary.js';
+import { HEADER_LENGTH, Op, Status, arithExtras, expirationExtras, frameCas, frameExtras, frameKey, frameValue, storeExtras, type BinaryFrame } from '../protocol/binary.js';
 import type { ProxyEngine, ProxyFailure } from './engine.js';
 import { ReplyQueue, type Slot } from './reply-queue.js';
 
@@ -17,6 +17,29 @@ const DELETED = replyLine('DELETED');
 const TOUCHED = replyLine('TOUCHED');
 const OK = replyLine('OK');
 const TOO_LARGE = replyLine('SERVER_ERROR object too large for cache');
+const VALUE_ = Buffer.from('VALUE ', 'latin1');
+const CRLF_END = Buffer.from('\r\nEND\r\n', 'latin1');
+
+/** digits of a non-negative integer below 2^32 */
+function decimalLength(n: number): number {
+  let len = 1;
+  while (n >= 10) {
+    n = Math.floor(n / 10);
+    len++;
+  }
+  return len;
+}
+
+/** writes n in decimal at `at`, returns the offset after it */
+function writeDecimal(out: Buffer, at: number, n: number): number {
+  const end = at + decimalLength(n);
+  let i = end;
+  do {
+    out[--i] = 0x30 + (n % 10);
+    n = Math.floor(n / 10);
+  } while (n > 0);
+  return end;
+}
 
 function serverError(f: ProxyFailure): Buffer {
   return replyLine(`SERVER_ERROR ${f.message.replace(/[\r\n]/g, ' ')}`);
@@ -251,15 +274,24 @@ export class AsciiSession {
   /** "VALUE k f n[ cas]\r\n<data>\r\nEND\r\n" in one buffer (the hot path: one get, one hit) */
   private singleValue(key: Buffer, frame: BinaryFrame, withCas: boolean): Buffer | Buffer[] {
     const v = frameValue(frame);
-    if (v.length > 16 * 1024) return [...this.value(key, frame, withCas), END];
-    const flags = frame.extrasLength >= 4 ? frameExtras(frame).readUInt32BE(0) : 0;
-    const tail = withCas ? ` ${flags} ${v.length} ${frameCas(frame)}\r\n` : ` ${flags} ${v.length}\r\n`;
-    const out = Buffer.allocUnsafe(6 + key.length + tail.length + v.length + 7);
-    let at = out.write('VALUE ', 0, 'latin1');
+    if (v.length > 16 * 1024 || withCas) {
+      if (v.length > 16 * 1024) return [...this.value(key, frame, withCas), END];
+      const flags = frame.extrasLength >= 4 ? frameExtras(frame).readUInt32BE(0) : 0;
+      return Buffer.concat([VALUE_, key, Buffer.from(` ${flags} ${v.length} ${frameCas(frame)}\r\n`, 'latin1'), v, CRLF_END]);
+    }
+    // get without CAS: digits written in place (no strings, no calls into C++ for the header)
+    const flags = frame.extrasLength >= 4 ? frame.raw.readUInt32BE(HEADER_LENGTH) : 0;
+    const out = Buffer.allocUnsafe(6 + key.length + 1 + decimalLength(flags) + 1 + decimalLength(v.length) + 2 + v.length + 7);
+    let at = VALUE_.copy(out, 0);
     at += key.copy(out, at);
-    at += out.write(tail, at, 'latin1');
+    out[at++] = 0x20;
+    at = writeDecimal(out, at, flags);
+    out[at++] = 0x20;
+    at = writeDecimal(out, at, v.length);
+    out[at++] = 0x0d;
+    out[at++] = 0x0a;
     at += v.copy(out, at);
-    out.write('\r\nEND\r\n', at, 'latin1');
+    CRLF_END.copy(out, at);
     return out;
   }
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { AsciiRequestDecoder, LINE_LIMIT, valueHeader, type AsciiRequest } from '../../src/protocol/ascii.js';
 import { byteByByte, decodeChunks, everySplit, plain, whole } from './split-helpers.js';
 
@@ -101,5 +102,33 @@ describe('AsciiRequestDecoder', () => {
   it('renders VALUE headers with and without a CAS unique', () => {
     expect(valueHeader(Buffer.from('k'), 5, 3).toString()).toBe('VALUE k 5 3\r\n');
     expect(valueHeader(Buffer.from('k'), 0, 1, 18446744073709551615n).toString()).toBe('VALUE k 0 1 18446744073709551615\r\n');
+  });
+});
+
+describe('the single-key get fast path', () => {
+  const general = () => new AsciiRequestDecoder({ maxValueLength: 1024, fastGet: false });
+  const both = (bytes: Buffer): [unknown, unknown] => [plain(decodeChunks(make, whole(bytes))), plain(decodeChunks(general, whole(bytes)))];
+
+  it('decodes exactly what the general path decodes, for lines built to hit its edges', () => {
+    const lines = [
+      'get k', 'gets k', 'get  k', 'get k ', ' get k', 'get', 'get ', 'gets', 'gets ', 'getk', 'getsk', 'get k1 k2', 'gets a b',
+      'get a\rb', 'get a\tb', `get ${'k'.repeat(250)}`, `get ${'k'.repeat(251)}`, `gets ${'k'.repeat(251)}`, 'GET k', 'gat 1 k', 'get\0 k', 'get k\0x',
+    ];
+    for (const line of lines) {
+      for (const end of ['\r\n', '\n']) {
+        const [fast, slow] = both(Buffer.from(line + end, 'latin1'));
+        expect(fast, JSON.stringify(line + end)).toEqual(slow);
+      }
+    }
+  });
+
+  it('agrees with the general path on random lines over a get-heavy alphabet', () => {
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom('g', 'e', 't', 's', ' ', 'k', '\r', '\0', 'x'.repeat(120)), { maxLength: 12 }), (parts) => {
+        const [fast, slow] = both(Buffer.from(`get${parts.join('')}\r\n`, 'latin1'));
+        expect(fast).toEqual(slow);
+      }),
+      { numRuns: 2000, seed: 42 },
+    );
   });
 });
