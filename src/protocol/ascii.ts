@@ -116,6 +116,46 @@ function singleKeyGet(line: Buffer): AsciiRequest | undefined {
   return { type: 'get', cas, keys: [line.subarray(keyStart)], touchExptime: undefined };
 }
 
+/** up to 9 plain digits (so the value fits every field it is used for), or -1 */
+function plainNumber(line: Buffer, from: number, to: number): number {
+  if (to <= from || to - from > 9) return -1;
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const c = line[i] - 0x30;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return n;
+}
+
+/**
+ * "set <key> <flags> <exptime> <bytes>" with single spaces, plain digits and no noreply, parsed
+ * with one scan; anything else returns undefined and goes through the general path.
+ */
+function plainSet(line: Buffer): PendingStore | undefined {
+  const len = line.length;
+  if (len < 11 || line[0] !== 0x73 /* s */ || line[1] !== 0x65 /* e */ || line[2] !== 0x74 /* t */ || line[3] !== 0x20) return undefined;
+  // the three spaces after the key, flags and exptime; a fourth means noreply or extra spaces
+  let a = 0;
+  let b = 0;
+  let c = 0;
+  for (let i = 4; i < len; i++) {
+    if (line[i] !== 0x20) continue;
+    if (a === 0) a = i;
+    else if (b === 0) b = i;
+    else if (c === 0) c = i;
+    else return undefined;
+  }
+  if (c === 0) return undefined;
+  const keyLength = a - 4;
+  if (keyLength < 1 || keyLength > KEY_MAX_LENGTH) return undefined;
+  const flags = plainNumber(line, a + 1, b);
+  const exptime = plainNumber(line, b + 1, c);
+  const vlen = plainNumber(line, c + 1, len);
+  if (flags < 0 || exptime < 0 || vlen < 0) return undefined;
+  return { command: 'set', key: line.subarray(4, a), flags, exptime, cas: 0n, noreply: false, total: vlen + 2, tooLarge: false };
+}
+
 const ERROR: AsciiRequest = { type: 'reply', line: 'ERROR', noreply: false };
 const BAD_FORMAT = 'CLIENT_ERROR bad command line format';
 
@@ -134,8 +174,11 @@ interface PendingStore {
 export interface AsciiDecoderOptions {
   /** values longer than this are swallowed and answered "object too large" without buffering */
   maxValueLength: number;
-  /** decode "get <key>" / "gets <key>" without the general tokenizer (default on; tests compare both) */
-  fastGet?: boolean;
+  /**
+   * decode the two most common lines ("get <key>", "set <key> <flags> <exptime> <bytes>") without
+   * the general tokenizer (default on; tests hold both paths to the same answers)
+   */
+  fastPaths?: boolean;
 }
 
 export class AsciiRequestDecoder {
@@ -223,9 +266,15 @@ export class AsciiRequestDecoder {
   }
 
   private command(line: Buffer): AsciiRequest | undefined {
-    if (this.options.fastGet !== false) {
+    if (this.options.fastPaths !== false) {
       const get = singleKeyGet(line);
       if (get) return get;
+      const set = plainSet(line);
+      if (set) {
+        set.tooLarge = set.total - 2 > this.options.maxValueLength;
+        this.pending = set;
+        return this.readData(set);
+      }
     }
     const t = tokenize(line);
     // memcached counts a terminal empty token and caps the count at 24 (MAX_TOKENS)

@@ -105,8 +105,8 @@ describe('AsciiRequestDecoder', () => {
   });
 });
 
-describe('the single-key get fast path', () => {
-  const general = () => new AsciiRequestDecoder({ maxValueLength: 1024, fastGet: false });
+describe('the get and set fast paths', () => {
+  const general = () => new AsciiRequestDecoder({ maxValueLength: 1024, fastPaths: false });
   const both = (bytes: Buffer): [unknown, unknown] => [plain(decodeChunks(make, whole(bytes))), plain(decodeChunks(general, whole(bytes)))];
 
   it('decodes exactly what the general path decodes, for lines built to hit its edges', () => {
@@ -129,6 +129,31 @@ describe('the single-key get fast path', () => {
         expect(fast).toEqual(slow);
       }),
       { numRuns: 2000, seed: 42 },
+    );
+  });
+
+  it('set: decodes exactly what the general path decodes, whole and split at every offset', () => {
+    const lines = [
+      'set k 0 0 1\r\na', 'set k 5 100 3\r\nabc', 'set k 0 0 0\r\n', 'set k 007 0 1\r\nx', 'set k 0 0 1 noreply\r\na', 'set  k 0 0 1\r\na',
+      'set k 0 0 1 \r\na', 'set k 0 -1 1\r\na', 'set k 4294967296 0 1\r\na', 'set k 0 0 999999999\r\n', 'set k 0 0 1234567890\r\n',
+      'set k 0 0 2000\r\n', 'set k 0 0 1\r\nab', 'set k 0 0\r\n', 'set k 0 0 x\r\n', `set ${'k'.repeat(250)} 0 0 1\r\na`,
+      `set ${'k'.repeat(251)} 0 0 1\r\na`, 'set k 0 0 1\r\na\r\nset j 1 2 2\r\nbc', 'set k\t0 0 1\r\na', 'set k 0 0 +1\r\na',
+    ];
+    for (const text of lines) {
+      const bytes = Buffer.from(`${text}\r\nget after\r\n`, 'latin1');
+      const slow = plain(decodeChunks(general, whole(bytes)));
+      expect(plain(decodeChunks(make, whole(bytes))), JSON.stringify(text)).toEqual(slow);
+      for (const [at, parts] of everySplit(bytes)) expect(plain(decodeChunks(make, parts)), `${JSON.stringify(text)} split at ${at}`).toEqual(slow);
+    }
+  });
+
+  it('set: agrees with the general path on random lines', () => {
+    fc.assert(
+      fc.property(fc.array(fc.constantFrom(' ', 'k', '0', '1', '9', '-', 'noreply', '\t', '1234567890'), { maxLength: 14 }), (parts) => {
+        const bytes = Buffer.from(`set${parts.join('')}\r\nxy\r\nget z\r\n`, 'latin1');
+        expect(plain(decodeChunks(make, whole(bytes)))).toEqual(plain(decodeChunks(general, whole(bytes))));
+      }),
+      { numRuns: 3000, seed: 7 },
     );
   });
 });
