@@ -2,13 +2,16 @@
  * npm run bench:proxy
  *
  * memaslap (Debian libmemcached-tools: memcaslap) drives the same ASCII get/set mix (90/10,
- * its default key and value distribution) with identical settings, one target after the other
- * in this one run, against:
+ * its default key and value distribution) with identical settings against:
  *   (a) memcached directly,
  *   (b) twemproxy (nutcracker) in front of that memcached,
- *   (c) the cachectl proxy in front of that memcached as master plus a slave, replication sync;
- * then (d) the cachectl proxy with a black-holed slave (accepts, never reads) to measure its peak
- * RSS under load. Every load is bounded in time. Prints throughput, p99 and cachectl/twemproxy.
+ *   (c) the cachectl proxy in front of that memcached as master plus a slave, replication sync:
+ *       `--workers auto` (one worker per core, at most 4) and 1 worker,
+ *   (d) a Node.js process that only pipes bytes (the platform's reference point);
+ * then (e) the cachectl proxy with a black-holed slave (accepts, never reads) to measure its peak
+ * RSS under load. The targets take turns for BENCH_ROUNDS rounds, so a machine that drifts during
+ * the run drifts for all of them; each row is the median of its rounds. Every load is bounded in
+ * time. Prints throughput, p99, the proxies' CPU per request, and cachectl/twemproxy per round.
  *
  * p99 comes from memaslap's log2 latency histogram (buckets [2^k, 2^(k+1)) us), interpolated
  * linearly inside the bucket: coarse, but the same for every target.
@@ -26,13 +29,22 @@ const THREADS = Number(process.env.BENCH_THREADS ?? 2);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 64);
 /** the multi-worker row: `cachectl proxy --workers <BENCH_WORKERS>` (default auto = min(cpus, 4)) */
 const WORKERS = process.env.BENCH_WORKERS ?? 'auto';
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
 
 interface Result {
   name: string;
   tps: number;
   p99us: number;
   avgus: number;
+  /** CPU (user + system) the proxy process(es) spent per request, in microseconds */
+  cpuUsPerOp?: number;
   peakRssMb?: number;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 function need(bin: string): string {
@@ -123,10 +135,28 @@ function peakRssMb(pid: number): number {
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024;
 }
 
+const CLOCK_TICKS_PER_SECOND = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
+function processTree(pid: number): number[] {
+  const kids = spawnSync('ps', ['--ppid', String(pid), '-o', 'pid='], { encoding: 'utf8' }).stdout.split('\n').map(Number).filter((x) => x > 0);
+  return [pid, ...kids];
+}
+
+/** user + system CPU seconds of a process and its children (a multi-worker proxy's workers) */
+function cpuSeconds(pid: number): number {
+  let ticks = 0;
+  for (const p of processTree(pid)) {
+    if (!existsSync(`/proc/${p}/stat`)) continue;
+    // fields after the ")" of the command name: utime is the 12th, stime the 13th
+    const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / CLOCK_TICKS_PER_SECOND;
+}
+
 /** a multi-worker proxy: the primary plus its workers (peak RSS of each, summed) */
 async function clusterPeakRssMb(pid: number): Promise<number> {
-  const kids = spawnSync('ps', ['--ppid', String(pid), '-o', 'pid='], { encoding: 'utf8' }).stdout.split('\n').map(Number).filter((x) => x > 0);
-  return [pid, ...kids].reduce((sum, p) => sum + (existsSync(`/proc/${p}/status`) ? peakRssMb(p) : 0), 0);
+  return processTree(pid).reduce((sum, p) => sum + (existsSync(`/proc/${p}/status`) ? peakRssMb(p) : 0), 0);
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {
@@ -187,20 +217,38 @@ async function main(): Promise<void> {
     await waitUntil('twemproxy, node pipe and cachectl proxy listening', async () => (await isPortOpen('127.0.0.1', twemPort)) && (await isPortOpen('127.0.0.1', proxyPort)) && (await isPortOpen('127.0.0.1', pipePort)) && (await isPortOpen('127.0.0.1', multiAdmin)), { timeoutMs: 30_000 });
     const workerCount = ((await (await fetch(`http://127.0.0.1:${multiAdmin}/stats`)).json()) as { workers?: unknown[] }).workers?.length ?? 1;
 
+    const multiName = `cachectl proxy, --workers ${WORKERS} = ${workerCount} (sync replication)`;
     const targets: Array<[string, number, ChildProcess | undefined]> = [
       ['memcached (direct)', mcPort, undefined],
       ['twemproxy', twemPort, twem],
-      ['cachectl proxy (sync replication)', proxyPort, proxy],
-      ['node raw pipe (ceiling reference)', pipePort, pipe],
-      [`cachectl proxy, ${workerCount} workers (sync replication)`, multiPort, multi],
+      [multiName, multiPort, multi],
+      ['cachectl proxy, 1 worker (sync replication)', proxyPort, proxy],
+      ['node raw pipe (reference)', pipePort, pipe],
     ];
-    process.stderr.write(`memaslap: ${SECONDS}s per target, ${THREADS} threads, concurrency ${CONCURRENCY}, ASCII, get/set 90/10\n`);
-    for (const [name, port, child] of targets) {
-      await exchangeFlush(port);
-      const r = await memaslap(memaslapBin, `127.0.0.1:${port}`, SECONDS);
+    process.stderr.write(`memaslap: ${SECONDS}s per target, ${THREADS} threads, concurrency ${CONCURRENCY}, ASCII, get/set 90/10; ${ROUNDS} rounds, targets taking turns\n`);
+    const runs = new Map<string, Array<{ tps: number; p99: number; avg: number; cpuUsPerOp?: number }>>();
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const [name, port, child] of targets) {
+        await exchangeFlush(port);
+        const cpu0 = child?.pid ? cpuSeconds(child.pid) : 0;
+        const r = await memaslap(memaslapBin, `127.0.0.1:${port}`, SECONDS);
+        const cpuUsPerOp = child?.pid ? ((cpuSeconds(child.pid) - cpu0) * 1e6) / (r.tps * SECONDS) : undefined;
+        runs.set(name, [...(runs.get(name) ?? []), { tps: r.tps, p99: r.p99, avg: r.avg, cpuUsPerOp }]);
+        process.stderr.write(`  round ${round}/${ROUNDS} ${name}: ${r.tps} ops/s${cpuUsPerOp === undefined ? '' : `, ${cpuUsPerOp.toFixed(1)} us CPU per request`}\n`);
+      }
+    }
+    for (const [name, , child] of targets) {
+      const rs = runs.get(name)!;
+      const cpus = rs.map((x) => x.cpuUsPerOp).filter((x): x is number => x !== undefined);
       const rss = child?.pid ? (child === multi ? await clusterPeakRssMb(child.pid) : peakRssMb(child.pid)) : undefined;
-      results.push({ name, tps: r.tps, p99us: r.p99, avgus: r.avg, ...(rss !== undefined ? { peakRssMb: rss } : {}) });
-      process.stderr.write(`  ${name}: ${r.tps} ops/s\n`);
+      results.push({
+        name,
+        tps: Math.round(median(rs.map((x) => x.tps))),
+        p99us: Math.round(median(rs.map((x) => x.p99))),
+        avgus: Math.round(median(rs.map((x) => x.avg))),
+        ...(cpus.length ? { cpuUsPerOp: median(cpus) } : {}),
+        ...(rss !== undefined ? { peakRssMb: rss } : {}),
+      });
     }
 
     // black-holed slave: the proxy must keep answering and its memory must stay bounded
@@ -214,18 +262,22 @@ async function main(): Promise<void> {
     const stats = (await (await fetch(`http://127.0.0.1:${bhAdmin}/stats`)).json()) as { replication: { failures: number; pendingInvalidations: number } };
     results.push({ name: 'cachectl proxy, black-holed slave', tps: r.tps, p99us: r.p99, avgus: r.avg, peakRssMb: peakRssMb(bh.pid!) });
 
-    const rows = results.map((x) => [x.name, String(x.tps), String(x.p99us), String(x.avgus), x.peakRssMb === undefined ? '-' : x.peakRssMb.toFixed(1)]);
-    const head = ['target', 'ops/s', 'p99 us', 'avg us', 'peak RSS MB'];
+    const rows = results.map((x) => [x.name, String(x.tps), String(x.p99us), String(x.avgus), x.cpuUsPerOp === undefined ? '-' : x.cpuUsPerOp.toFixed(1), x.peakRssMb === undefined ? '-' : x.peakRssMb.toFixed(1)]);
+    const head = ['target', 'ops/s', 'p99 us', 'avg us', 'CPU us/req', 'peak RSS MB'];
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
     const fmt = (row: string[]): string => row.map((c, i) => c.padEnd(widths[i])).join('  ');
     console.log(fmt(head));
     for (const row of rows) console.log(fmt(row));
-    const twemTps = results[1].tps;
-    const ours = results[2].tps;
-    console.log(`\nratio cachectl/twemproxy (throughput): ${(ours / twemTps).toFixed(2)}  (target >= 1.0; cachectl also writes every set to the slave, twemproxy does not)`);
-    console.log(`ratio cachectl/node-raw-pipe (throughput): ${(ours / results[3].tps).toFixed(2)}  (how close the proxy is to what a Node.js process can forward at all)`);
-    console.log(`ratio cachectl ${workerCount} workers/twemproxy (throughput): ${(results[4].tps / twemTps).toFixed(2)}  (--workers ${WORKERS}; ${workerCount} vs 1 worker: ${(results[4].tps / ours).toFixed(2)}x)`);
-    console.log(`black-holed slave: ${stats.replication.failures} replication failures, ${stats.replication.pendingInvalidations} pending invalidations, peak RSS ${results[5].peakRssMb?.toFixed(1)} MB`);
+    const perRound = (name: string): string =>
+      runs.get(name)!.map((r, i) => (r.tps / runs.get('twemproxy')![i].tps).toFixed(2)).join(' ');
+    const byName = (name: string): Result => results.find((x) => x.name === name)!;
+    const twemTps = byName('twemproxy').tps;
+    const multiTps = byName(multiName).tps;
+    const oneTps = byName('cachectl proxy, 1 worker (sync replication)').tps;
+    console.log(`\nratio cachectl/twemproxy (throughput, --workers ${WORKERS} = ${workerCount}): ${(multiTps / twemTps).toFixed(2)}  (target >= 1.0; per round: ${perRound(multiName)}; cachectl also writes every set to the slave, twemproxy does not)`);
+    console.log(`ratio cachectl 1 worker/twemproxy (throughput): ${(oneTps / twemTps).toFixed(2)}  (per round: ${perRound('cachectl proxy, 1 worker (sync replication)')}; twemproxy is one process, a 1-worker cachectl is one Node.js event loop)`);
+    console.log(`ratio cachectl 1 worker/node-raw-pipe (throughput): ${(oneTps / byName('node raw pipe (reference)').tps).toFixed(2)}  (the pipe opens a backend connection per client; the proxy multiplexes)`);
+    console.log(`black-holed slave: ${stats.replication.failures} replication failures, ${stats.replication.pendingInvalidations} pending invalidations, peak RSS ${results[results.length - 1].peakRssMb?.toFixed(1)} MB`);
     console.log(`black-holed slave RSS per second under load (MB): ${samples.map((x) => x.toFixed(0)).join(' ')}`);
   } finally {
     for (const s of held) s.destroy();
