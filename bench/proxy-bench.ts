@@ -268,15 +268,17 @@ async function main(): Promise<void> {
     const fmt = (row: string[]): string => row.map((c, i) => c.padEnd(widths[i])).join('  ');
     console.log(fmt(head));
     for (const row of rows) console.log(fmt(row));
-    const perRound = (name: string): string =>
-      runs.get(name)!.map((r, i) => (r.tps / runs.get('twemproxy')![i].tps).toFixed(2)).join(' ');
-    const byName = (name: string): Result => results.find((x) => x.name === name)!;
-    const twemTps = byName('twemproxy').tps;
-    const multiTps = byName(multiName).tps;
-    const oneTps = byName('cachectl proxy, 1 worker (sync replication)').tps;
-    console.log(`\nratio cachectl/twemproxy (throughput, --workers ${WORKERS} = ${workerCount}): ${(multiTps / twemTps).toFixed(2)}  (target >= 1.0; per round: ${perRound(multiName)}; cachectl also writes every set to the slave, twemproxy does not)`);
-    console.log(`ratio cachectl 1 worker/twemproxy (throughput): ${(oneTps / twemTps).toFixed(2)}  (per round: ${perRound('cachectl proxy, 1 worker (sync replication)')}; twemproxy is one process, a 1-worker cachectl is one Node.js event loop)`);
-    console.log(`ratio cachectl 1 worker/node-raw-pipe (throughput): ${(oneTps / byName('node raw pipe (reference)').tps).toFixed(2)}  (the pipe opens a backend connection per client; the proxy multiplexes)`);
+    // a ratio pairs two targets measured back to back in the same round: the median of those
+    // pairs is steadier than a ratio of two medians taken from different rounds
+    const roundRatios = (name: string, peer: string): number[] => runs.get(name)!.map((r, i) => r.tps / runs.get(peer)![i].tps);
+    const summary = (name: string, peer: string): string => {
+      const rs = roundRatios(name, peer);
+      return `${median(rs).toFixed(2)}  (median of ${rs.length} rounds: ${rs.map((x) => x.toFixed(2)).join(' ')})`;
+    };
+    const one = 'cachectl proxy, 1 worker (sync replication)';
+    console.log(`\nratio cachectl/twemproxy (throughput, --workers ${WORKERS} = ${workerCount}): ${summary(multiName, 'twemproxy')}  target >= 1.0; cachectl also writes every set to the slave, twemproxy does not`);
+    console.log(`ratio cachectl 1 worker/twemproxy (throughput): ${summary(one, 'twemproxy')}  twemproxy is one C process, a 1-worker cachectl one Node.js event loop`);
+    console.log(`ratio cachectl 1 worker/node-raw-pipe (throughput): ${summary(one, 'node raw pipe (reference)')}  the pipe opens a backend connection per client; the proxy multiplexes`);
     console.log(`black-holed slave: ${stats.replication.failures} replication failures, ${stats.replication.pendingInvalidations} pending invalidations, peak RSS ${results[results.length - 1].peakRssMb?.toFixed(1)} MB`);
     console.log(`black-holed slave RSS per second under load (MB): ${samples.map((x) => x.toFixed(0)).join(' ')}`);
   } finally {
