@@ -271,14 +271,11 @@ export class AsciiSession {
     return [valueHeader(key, flags, v.length, withCas ? frameCas(frame) : undefined), v, CRLF];
   }
 
-  /** "VALUE k f n[ cas]\r\n<data>\r\nEND\r\n" in one buffer (the hot path: one get, one hit) */
+  /** "VALUE k f n\r\n<data>\r\nEND\r\n" in one buffer (the hot path: one get, one hit) */
   private singleValue(key: Buffer, frame: BinaryFrame, withCas: boolean): Buffer | Buffer[] {
     const v = frameValue(frame);
-    if (v.length > 16 * 1024 || withCas) {
-      if (v.length > 16 * 1024) return [...this.value(key, frame, withCas), END];
-      const flags = frame.extrasLength >= 4 ? frameExtras(frame).readUInt32BE(0) : 0;
-      return Buffer.concat([VALUE_, key, Buffer.from(` ${flags} ${v.length} ${frameCas(frame)}\r\n`, 'latin1'), v, CRLF_END]);
-    }
+    // big values ride as their own buffer; gets (CAS) is rare: the general rendering serves both
+    if (withCas || v.length > 16 * 1024) return [...this.value(key, frame, withCas), END];
     // get without CAS: digits written in place (no strings, no calls into C++ for the header)
     const flags = frame.extrasLength >= 4 ? frame.raw.readUInt32BE(HEADER_LENGTH) : 0;
     const out = Buffer.allocUnsafe(6 + key.length + 1 + decimalLength(flags) + 1 + decimalLength(v.length) + 2 + v.length + 7);
