@@ -1,4 +1,4 @@
-import { ChunkBuffer } from './chunk-buffer.js';
+import { ChunkBuffer, indexOfByte } from './chunk-buffer.js';
 import { safeStrtol, safeStrtoul, safeStrtoull } from './ascii-numbers.js';
 
 /**
@@ -74,13 +74,6 @@ function tokenize(line: Buffer): Tokens {
     ends.push(line.length);
   }
   return { line, starts, ends };
-}
-
-/** Buffer#indexOf is a call into C++; for a command line a plain loop is cheaper. */
-function indexOfByte(buf: Buffer, byte: number): number {
-  if (buf.length > 256) return buf.indexOf(byte);
-  for (let i = 0; i < buf.length; i++) if (buf[i] === byte) return i;
-  return -1;
 }
 
 function tok(t: Tokens, i: number): string {

@@ -7,6 +7,19 @@
  */
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * Index of `byte` in buf[from, to), or -1. A request line is usually a few dozen bytes: scanning
+ * them in JavaScript beats Buffer#indexOf, a call into C++.
+ */
+export function indexOfByte(buf: Buffer, byte: number, from = 0, to = buf.length): number {
+  if (to - from <= 256) {
+    for (let i = from; i < to; i++) if (buf[i] === byte) return i;
+    return -1;
+  }
+  const at = buf.indexOf(byte, from);
+  return at === -1 || at >= to ? -1 : at;
+}
+
 export class ChunkBuffer {
   private buf: Buffer = EMPTY;
   private start = 0;
@@ -61,15 +74,8 @@ export class ChunkBuffer {
 
   /** Offset (relative to the read position) of `byte` at or after `from`, or -1. */
   indexOf(byte: number, from = 0, limit = this.length): number {
-    const stop = this.start + Math.min(limit, this.length);
-    const buf = this.buf;
-    // a request line is usually a few dozen bytes: scanning them beats a call into C++
-    if (stop - this.start - from <= 256) {
-      for (let i = this.start + from; i < stop; i++) if (buf[i] === byte) return i - this.start;
-      return -1;
-    }
-    const at = buf.indexOf(byte, this.start + from);
-    return at === -1 || at >= stop ? -1 : at - this.start;
+    const at = indexOfByte(this.buf, byte, this.start + from, this.start + Math.min(limit, this.length));
+    return at === -1 ? -1 : at - this.start;
   }
 
   readUInt16BE(offset: number): number {
