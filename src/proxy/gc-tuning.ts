@@ -9,10 +9,10 @@ import { setFlagsFromString } from 'node:v8';
  * generation stays small (~8 MB once the CLI has loaded) and that rule can hold all the time:
  * `--trace-incremental-marking` showed marking started by a task at 8 MB of a 32 MB limit, and
  * `--trace-gc` a full mark-compact about every 60 ms. Measured with memaslap through `cachectl
- * proxy` (1 worker, 6 s runs): 48-64 mark-compacts and 13-14 us of proxy CPU per request without
+ * proxy` (1 worker, 6 s runs): 48-67 mark-compacts and 13-14 us of proxy CPU per request without
  * these triggers, 1 mark-compact and ~10.5 us with them (the storm does not start in every run,
- * which is why the unset runs sometimes measure ~11 us too). The heap limit
- * itself is unchanged: V8 still collects fully at the limit, so memory stays bounded.
+ * which is why the unset runs sometimes measure ~11 us too). The heap limit itself is unchanged:
+ * V8 still collects fully at the limit, so memory stays bounded.
  *
  * Set at run time because the proxy is started in many ways (`cachectl proxy`, `up`, Docker, the
  * cluster workers) and V8 reads these two flags on every allocation-limit check. A V8 that does not

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { adoptAccepted, connectWithReads } from '../../src/proxy/socket-reads.js';
 import { PROXY_GC_FLAGS } from '../../src/proxy/gc-tuning.js';
+import { waitUntil } from '../../src/util/net.js';
 
 /** The proxy's read path (one shared read buffer, chunks copied out) on real loopback sockets. */
 
@@ -24,26 +25,26 @@ function connect(port: number): Promise<Socket> {
   return new Promise((resolve) => s.once('connect', () => resolve(s)));
 }
 
-const until = async (what: string, ok: () => boolean): Promise<void> => {
-  const deadline = Date.now() + 3000;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
+/** a server whose accepted sockets are adopted and collect what they read */
+async function collectingServer(): Promise<{ port: number; chunks: Buffer[]; adopted: () => Socket | undefined }> {
+  const chunks: Buffer[] = [];
+  let adopted: Socket | undefined;
+  const { port } = await listen((accepted) => {
+    adopted = adoptAccepted(accepted, (chunk) => chunks.push(chunk));
+    cleanups.push(() => adopted?.destroy());
+  });
+  return { port, chunks, adopted: () => adopted };
+}
+
+const until = (what: string, ok: () => boolean): Promise<void> => waitUntil(what, async () => ok(), { timeoutMs: 3000, intervalMs: 5 });
 
 describe('adoptAccepted', () => {
   it('delivers every byte in order, and a chunk kept past its callback is not overwritten by later reads', async () => {
-    const chunks: Buffer[] = [];
-    let adopted: Socket | undefined;
-    const { port } = await listen((accepted) => {
-      adopted = adoptAccepted(accepted, (chunk) => chunks.push(chunk));
-      cleanups.push(() => adopted?.destroy());
-    });
+    const { port, chunks } = await collectingServer();
     const client = await connect(port);
     const sent: Buffer[] = [];
     for (let i = 0; i < 50; i++) {
-      // small (copied byte by byte) and large (copied in one call) chunks alternate
+      // small and large chunks alternate
       const part = Buffer.alloc(i % 2 ? 1000 + i * 37 : 1 + i, i + 1);
       sent.push(part);
       client.write(part);
@@ -77,20 +78,15 @@ describe('adoptAccepted', () => {
   });
 
   it('pause() stops delivery and resume() brings it back (the reply queue relies on this for back-pressure)', async () => {
-    const chunks: Buffer[] = [];
-    let adopted: Socket | undefined;
-    const { port } = await listen((accepted) => {
-      adopted = adoptAccepted(accepted, (chunk) => chunks.push(chunk));
-      cleanups.push(() => adopted?.destroy());
-    });
+    const { port, chunks, adopted } = await collectingServer();
     const client = await connect(port);
     client.write('a');
     await until('first chunk', () => chunks.length === 1);
-    adopted!.pause();
+    adopted()!.pause();
     client.write('b');
     await new Promise((r) => setTimeout(r, 100));
     expect(chunks.length).toBe(1);
-    adopted!.resume();
+    adopted()!.resume();
     await until('second chunk after resume', () => chunks.length === 2);
     expect(String(chunks[1])).toBe('b');
   });
